@@ -1,0 +1,3 @@
+"""Local, Docker-free stand-ins for the production pieces: an embedded PostgreSQL that plays
+Airflow's metadata database and the Redshift warehouse, a wire relay that makes it reachable by
+``redshift_connector``, and the launcher behind ``make run``."""

@@ -1,0 +1,3 @@
+from rest_trigger_local.launcher import main
+
+main()

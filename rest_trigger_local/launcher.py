@@ -1,0 +1,260 @@
+"""``make run``: the whole project on this machine, no Docker.
+
+Starts the embedded PostgreSQL (Airflow's metadata database and the warehouse), the warehouse
+relay on WAREHOUSE_PORT, creates schema and demo data once, migrates Airflow's database, creates
+the admin user, then runs the webserver and the scheduler until Ctrl-C or SIGTERM, when it stops
+every process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import IO
+
+from rest_trigger_local.settings import Settings, airflow_env, install_secrets
+
+STOP_GRACE_SECONDS = 20
+
+
+class LaunchError(RuntimeError):
+    """A start-up step failed; the message says which and why."""
+
+
+def _say(message: str) -> None:
+    print(f"[make run] {message}", flush=True)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Launcher:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.state = settings.state_dir
+        self.logs = self.state / "logs"
+        self.pid_file = self.state / "processes.json"
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_files: list[IO[bytes]] = []
+        self.pg = None
+        self.env: dict[str, str] = {}
+
+    # -- start-up -------------------------------------------------------------------------
+    def _reap_leftovers(self) -> None:
+        """Stop processes a previous run recorded but could not stop (it was SIGKILLed)."""
+        if not self.pid_file.exists():
+            return
+        for name, pid in json.loads(self.pid_file.read_text()).items():
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                _say(f"stopped a leftover {name} (process group {pid})")
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.pid_file.unlink()
+
+    def _check_ports(self) -> None:
+        s = self.settings
+        for name, port in (
+            ("AIRFLOW_PORT", s.airflow_port),
+            ("WAREHOUSE_PORT", s.warehouse_port),
+            ("LOCAL_PG_PORT", s.pg_port),
+        ):
+            if name == "LOCAL_PG_PORT" and self.pg is not None and self.pg.is_running():
+                continue
+            if not _port_free("127.0.0.1", port):
+                raise LaunchError(f"port {port} is in use; set {name} to another port")
+
+    def _start_databases(self) -> None:
+        from rest_trigger_local.postgres import EmbeddedPostgres
+        from rest_trigger_local.relay import Relay
+
+        s = self.settings
+        self.pg = EmbeddedPostgres(self.state / "pgdata", s.pg_port)
+        self._check_ports()
+        if self.pg.init():
+            _say("created the embedded PostgreSQL cluster")
+        self.pg.start()
+        secrets = install_secrets(self.state)
+        self.pg.ensure_role_and_database("airflow", secrets["metadb_password"], "airflow")
+        self.pg.ensure_role_and_database(s.warehouse_user, s.warehouse_password, s.warehouse_db)
+        Relay("127.0.0.1", s.warehouse_port, "127.0.0.1", s.pg_port).start_in_thread()
+        _say(f"PostgreSQL 16 on 127.0.0.1:{s.pg_port}; warehouse relay on 127.0.0.1:{s.warehouse_port}")
+
+        import psycopg2
+
+        from rest_trigger_local import warehouse
+
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=s.pg_port, dbname=s.warehouse_db,
+            user=s.warehouse_user, password=s.warehouse_password,
+        )  # fmt: skip
+        try:
+            if warehouse.prepare(conn, rows=s.demo_rows):
+                _say(f"seeded the warehouse with {s.demo_rows} demo activity rows")
+        finally:
+            conn.close()
+        self.env = airflow_env(s, secrets)
+
+    def _airflow(self, *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-15:]
+            raise LaunchError(f"airflow {' '.join(args[:2])} failed:\n" + "\n".join(detail))
+        return result
+
+    def _prepare_airflow(self) -> None:
+        s = self.settings
+        (self.state / "airflow").mkdir(parents=True, exist_ok=True)
+        self._airflow("db", "migrate")
+        _say("Airflow metadata database migrated")
+        users = json.loads(self._airflow("users", "list", "--output", "json").stdout or "[]")
+        if not any(u.get("username") == s.admin_user for u in users):
+            self._airflow(
+                "users", "create", "--username", s.admin_user, "--password", s.admin_password,
+                "--role", "Admin", "--firstname", "Local", "--lastname", "Admin",
+                "--email", f"{s.admin_user}@localhost",
+            )  # fmt: skip
+            _say(f"created the Airflow user {s.admin_user!r}")
+        else:
+            self._airflow("users", "reset-password", "--username", s.admin_user,
+                          "--password", s.admin_password)  # fmt: skip
+
+    def _spawn(self, name: str, *args: str) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log_files.append(log)
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as a whole
+        )  # fmt: skip
+        self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.children.items()}))
+
+    def _wait_healthy(self, timeout: float = 180) -> None:
+        url = f"{self.settings.base_url}/api/v1/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    health = json.load(response)
+                if health["scheduler"]["status"] == "healthy":
+                    return
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        raise LaunchError(f"Airflow did not become healthy within {timeout:.0f} s ({url})")
+
+    def _check_children(self) -> None:
+        for name, proc in self.children.items():
+            if proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-20:]
+                raise LaunchError(
+                    f"airflow {name} exited with code {proc.returncode}:\n" + "\n".join(tail)
+                )
+
+    def start(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._reap_leftovers()
+        self._start_databases()
+        self._prepare_airflow()
+        self._spawn("scheduler", "scheduler")
+        self._spawn("webserver", "webserver")
+        self._wait_healthy()
+
+    # -- shutdown -------------------------------------------------------------------------
+    def stop(self) -> None:
+        for proc in self.children.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for proc in self.children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # whatever is left of the group: gunicorn workers, task processes
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.children.clear()
+        for log in self._log_files:
+            log.close()
+        self.pid_file.unlink(missing_ok=True)
+        if self.pg is not None:
+            self.pg.stop()
+
+    def banner(self) -> str:
+        s = self.settings
+        return f"""
+Airflow is up: {s.base_url}  (UI and REST API)
+  login (local-only default, set AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD): {s.admin_user} / {s.admin_password}
+  warehouse: psql "host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db} user={s.warehouse_user}"  (password: {s.warehouse_password})
+  logs: {self.logs}
+
+Trigger a run:
+  curl -s -u {s.admin_user}:{s.admin_password} -X POST {s.base_url}/api/v1/dags/rest-trigger/dagRuns \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"dag_run_id": "demo-1", "conf": {{"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}}}}'
+Poll it:
+  curl -s -u {s.admin_user}:{s.admin_password} {s.base_url}/api/v1/dags/rest-trigger/dagRuns/demo-1
+
+Ctrl-C stops everything.
+"""
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run() -> int:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    launcher = Launcher(Settings.from_env())
+    started = time.monotonic()
+    try:
+        launcher.start()
+        _say(f"ready in {time.monotonic() - started:.1f} s")
+        print(launcher.banner(), flush=True)
+        while True:
+            launcher._check_children()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        _say("stopping")
+        return 0
+    except LaunchError as exc:
+        _say(f"error: {exc}")
+        return 1
+    finally:
+        launcher.stop()
+        _say("stopped")
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Everything the local run can be told, read once from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    state_dir: Path
+    airflow_host: str
+    airflow_port: int
+    pg_port: int
+    warehouse_port: int
+    warehouse_db: str
+    warehouse_user: str
+    warehouse_password: str
+    admin_user: str
+    admin_password: str
+    demo_rows: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        state = Path(env.get("REST_TRIGGER_STATE_DIR", PROJECT_DIR / ".local"))
+        return cls(
+            project_dir=PROJECT_DIR,
+            state_dir=state.resolve(),
+            airflow_host=env.get("AIRFLOW_HOST", "127.0.0.1"),
+            airflow_port=int(env.get("AIRFLOW_PORT", "8080")),
+            pg_port=int(env.get("LOCAL_PG_PORT", "5433")),
+            warehouse_port=int(env.get("WAREHOUSE_PORT", "5439")),
+            warehouse_db=env.get("WAREHOUSE_DB", "dev"),
+            # Local-only defaults, named in the README; never used for a real warehouse.
+            warehouse_user=env.get("WAREHOUSE_USER", "warehouse"),
+            warehouse_password=env.get("WAREHOUSE_PASSWORD", "warehouse"),
+            admin_user=env.get("AIRFLOW_ADMIN_USER", "admin"),
+            admin_password=env.get("AIRFLOW_ADMIN_PASSWORD", "admin"),
+            demo_rows=int(env.get("DEMO_ROWS", "1000000")),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.airflow_host}:{self.airflow_port}"
+
+    @property
+    def warehouse_conn_json(self) -> str:
+        """The local ``redshift_default`` connection, in Airflow's JSON connection form."""
+        return json.dumps(
+            {
+                "conn_type": "redshift",
+                "host": "127.0.0.1",
+                "port": self.warehouse_port,
+                "schema": self.warehouse_db,
+                "login": self.warehouse_user,
+                "password": self.warehouse_password,
+                # The local stand-in speaks no TLS; a real cluster keeps the driver's ssl=True.
+                "extra": {"ssl": False},
+            }
+        )
+
+
+def install_secrets(state_dir: Path) -> dict[str, str]:
+    """Secrets generated once per install and kept in the (git-ignored) state folder."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from cryptography.fernet import Fernet
+
+    values = {
+        "fernet_key": Fernet.generate_key().decode(),
+        "webserver_secret_key": secrets.token_hex(32),
+        "metadb_password": secrets.token_urlsafe(18),
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
+    """The environment every local Airflow process gets, on top of the caller's."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(settings.state_dir / "airflow"),
+            "AIRFLOW_CONFIG": str(settings.project_dir / "airflow.cfg"),
+            "REST_TRIGGER_HOME": str(settings.project_dir),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+                f"postgresql+psycopg2://airflow:{secret_values['metadb_password']}"
+                f"@127.0.0.1:{settings.pg_port}/airflow"
+            ),
+            "AIRFLOW__CORE__FERNET_KEY": env.get("AIRFLOW__CORE__FERNET_KEY")
+            or secret_values["fernet_key"],
+            "AIRFLOW__WEBSERVER__SECRET_KEY": env.get("AIRFLOW__WEBSERVER__SECRET_KEY")
+            or secret_values["webserver_secret_key"],
+            "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": settings.airflow_host,
+            "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(settings.airflow_port),
+            "AIRFLOW__WEBSERVER__BASE_URL": settings.base_url,
+            # A connection already in the environment (a real Redshift) wins over the local one.
+            "AIRFLOW_CONN_REDSHIFT_DEFAULT": env.get("AIRFLOW_CONN_REDSHIFT_DEFAULT")
+            or settings.warehouse_conn_json,
+            "PYTHONWARNINGS": env.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
+        }
+    )
+    return env
