@@ -1,0 +1,34 @@
+-- The PostgreSQL equivalent of include/sql/redshift/schema.sql, for the local stand-in
+-- warehouse. Same tables, columns and types; indexes stand in for the sort keys.
+CREATE TABLE IF NOT EXISTS dim_account (
+    dim_account_id BIGINT NOT NULL PRIMARY KEY,
+    global_id BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dim_account_global_id ON dim_account (global_id, dim_account_id);
+
+CREATE TABLE IF NOT EXISTS fact_user_activity (
+    dim_user_id BIGINT NOT NULL,
+    dim_account_id BIGINT NOT NULL,
+    dim_site_id BIGINT NOT NULL,
+    message VARCHAR(1024),
+    activity_date DATE NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fact_user_activity_site_date
+    ON fact_user_activity (dim_site_id, activity_date, dim_account_id);
+
+CREATE TABLE IF NOT EXISTS rest_trigger_results (
+    dag_run_id VARCHAR(250) NOT NULL PRIMARY KEY,
+    gid BIGINT NOT NULL,
+    sid BIGINT NOT NULL,
+    date_start DATE NOT NULL,
+    date_end DATE NOT NULL,
+    total BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+);
+
+-- Which demo data set is loaded, so a second `make run` does not seed again.
+CREATE TABLE IF NOT EXISTS demo_data_info (
+    activity_rows BIGINT NOT NULL,
+    accounts BIGINT NOT NULL,
+    seeded_at TIMESTAMP NOT NULL DEFAULT now()
+);
