@@ -1,0 +1,5 @@
+"""Plain, scheduler-free logic behind the ``rest-trigger`` DAG (validation, SQL, load).
+
+It lives in ``plugins/`` because Airflow puts that folder on ``sys.path`` for every component,
+and imports nothing heavy at module top: Airflow imports plugin modules at start-up.
+"""
