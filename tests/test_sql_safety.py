@@ -1,0 +1,94 @@
+"""SQL safety without a server: hostile values are refused by the DAG's Params, the SQL files
+only ever carry driver placeholders, and the statements are valid Redshift."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from airflow.exceptions import ParamValidationError
+from airflow.models import DagBag
+from rest_trigger_etl.sql_files import SQL_DIR, load_sql
+
+PROJECT = Path(__file__).resolve().parents[1]
+HOSTILE = [
+    "1; DROP TABLE dim_account; --",
+    "1 OR 1=1",
+    "' OR '1'='1",
+    "2024-01-01'; DELETE FROM rest_trigger_results; --",
+    "{gid}",
+    "%s",
+]
+GOOD = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+QUERIES = {
+    "count_user_activity.sql": 4,
+    "delete_result.sql": 1,
+    "insert_result.sql": 7,
+}
+
+
+@pytest.fixture(scope="module")
+def params():
+    dag = DagBag(dag_folder=str(PROJECT / "dags"), include_examples=False).dags["rest-trigger"]
+    return dag.params
+
+
+@pytest.mark.parametrize("key", ["gid", "sid", "date_start", "date_end"])
+@pytest.mark.parametrize("value", HOSTILE)
+def test_params_refuse_hostile_values(params, key, value) -> None:
+    candidate = copy.deepcopy(params)
+    for name, good in GOOD.items():
+        candidate[name] = good
+    with pytest.raises(ParamValidationError):
+        candidate[key] = value
+        candidate.validate()
+
+
+def test_params_accept_the_good_conf(params) -> None:
+    candidate = copy.deepcopy(params)
+    for name, good in GOOD.items():
+        candidate[name] = good
+    assert candidate.validate() == GOOD
+
+
+@pytest.mark.parametrize(("name", "placeholders"), QUERIES.items())
+def test_values_only_travel_as_placeholders(name, placeholders) -> None:
+    sql = load_sql(name)
+    # No str.format fields, no Jinja, no quoted literals a value could have been pasted into.
+    assert not re.search(r"[{}]", sql), sql
+    assert "'" not in sql, sql
+    assert sql.count("%s") == placeholders
+    assert re.sub(r"%s", "", sql).count("%") == 0
+
+
+@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("dialect", ["redshift", "postgres"])
+def test_statements_parse_in_redshift_and_postgres(name, dialect) -> None:
+    sql = load_sql(name).replace("%s", "NULL")
+    statements = sqlglot.parse(sql, read=dialect)
+    assert len(statements) == 1 and statements[0] is not None
+
+
+def test_count_query_joins_on_the_account_key() -> None:
+    tree = sqlglot.parse_one(load_sql("count_user_activity.sql").replace("%s", "NULL"), read="redshift")
+    join = tree.find(sqlglot.exp.Join)
+    assert join is not None
+    condition = join.args["on"].sql(dialect="redshift")
+    assert condition == "a.dim_account_id = b.dim_account_id"
+
+
+def test_redshift_ddl_parses_in_the_redshift_dialect() -> None:
+    ddl = (SQL_DIR / "redshift" / "schema.sql").read_text()
+    statements = [s for s in sqlglot.parse(ddl, read="redshift") if s is not None]
+    tables = sorted(s.this.this.name for s in statements)
+    assert tables == ["dim_account", "fact_user_activity", "rest_trigger_results"]
+    assert "DISTKEY" in ddl and "SORTKEY" in ddl
+
+
+def test_sql_files_are_found_relative_to_the_code() -> None:
+    assert SQL_DIR == PROJECT / "include" / "sql"
+    with pytest.raises(ValueError, match="outside"):
+        load_sql("../../airflow.cfg")
