@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint format lock clean-state clean
+.PHONY: help venv system-deps run test test-fast lint format lock clean-state clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,18 @@ venv: $(STAMP) ## Create or update .venv from requirements-dev.lock
 run: $(STAMP) ## Run Airflow + embedded PostgreSQL/warehouse locally (no Docker); Ctrl-C stops it
 	$(PY) -m rest_trigger_local
 
-test: $(STAMP) ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)
+# Debian packages some tests drive: Chromium (UI review), docker-compose (compose file
+# validation), redis-server (celery profile). Installed when this is root on Debian; elsewhere
+# the tests that need them say they were skipped and why.
+SYSTEM_PACKAGES := chromium docker-compose redis-server
+system-deps: ## Install the Debian packages the browser, compose and celery tests use (as root)
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present:$(SYSTEM_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "not installing$$missing (needs root and apt-get); tests that need them will be skipped"; fi
+
+test: $(STAMP) system-deps ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL safety)
