@@ -17,7 +17,8 @@ os.environ.update(
         # The in-process layer (DagBag, Params) needs a metadata DB only to import Airflow.
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
         "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor",
-        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),
+        # pgserver's platformdirs wants a private runtime dir.
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR") or tempfile.mkdtemp(),
     }
 )
 

@@ -1,0 +1,177 @@
+"""End to end through the real REST API (basic auth), webserver and scheduler, started the way
+`make run` starts them, against the embedded PostgreSQL warehouse."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+RUNS = "/dags/rest-trigger/dagRuns"
+
+
+def independent_count(stack, gid: int, sid: int, start: str, end: str) -> int:
+    """The same question asked another way, straight from the warehouse with psycopg2."""
+    conn = stack.warehouse()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM fact_user_activity f WHERE f.dim_site_id = %s"
+                " AND f.activity_date >= %s::date AND f.activity_date <= %s::date"
+                " AND f.dim_account_id IN (SELECT d.dim_account_id FROM dim_account d"
+                " WHERE d.global_id = %s)",
+                (sid, start, end, gid),
+            )
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def results_rows(stack, run_id: str) -> list[tuple]:
+    conn = stack.warehouse()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT gid, sid, date_start::text, date_end::text, total"
+                " FROM rest_trigger_results WHERE dag_run_id = %s",
+                (run_id,),
+            )
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def task_instance(stack, run_id: str, task_id: str) -> dict:
+    return stack.get(f"{RUNS}/{run_id}/taskInstances/{task_id}").json()
+
+
+def task_log(stack, run_id: str, task_id: str, try_number: int) -> str:
+    response = stack.get(
+        f"{RUNS}/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+        params={"full_content": "true"},
+        headers={"Accept": "text/plain"},
+    )
+    response.raise_for_status()
+    return response.text
+
+
+def test_dag_is_listed_and_not_paused(airflow_stack) -> None:
+    dags = airflow_stack.get("/dags").json()["dags"]
+    assert [(d["dag_id"], d["is_paused"]) for d in dags] == [("rest-trigger", False)]
+    assert airflow_stack.get("/importErrors").json()["total_entries"] == 0
+
+
+def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
+    response = airflow_stack.trigger("e2e-success", CONF)
+    assert response.status_code == 200, response.text
+    assert response.json()["conf"] == CONF
+
+    run = airflow_stack.wait_for_run("e2e-success")
+    assert run["state"] == "success"
+
+    expected = independent_count(airflow_stack, **{k: CONF[k] for k in ("gid", "sid")},
+                                 start=CONF["date_start"], end=CONF["date_end"])  # fmt: skip
+    assert expected > 0  # the demo data must make the example meaningful
+    summary = airflow_stack.xcom("e2e-success", "main_etl")
+    assert summary == {"dag_run_id": "e2e-success", **CONF, "total": expected}
+    assert airflow_stack.xcom("e2e-success", "puller") == CONF["gid"]
+    assert results_rows(airflow_stack, "e2e-success") == [
+        (42, 7, "2024-01-01", "2024-03-31", expected)
+    ]
+    log = task_log(airflow_stack, "e2e-success", "main_etl", 1)
+    assert "SQL count_user_activity.sql" in log
+    assert "parameters: (42, 7, '2024-01-01', '2024-03-31')" in log
+    assert f"total={expected}" in log
+
+
+def test_rerun_of_the_same_run_id_keeps_one_row(airflow_stack) -> None:
+    airflow_stack.trigger("e2e-rerun", CONF).raise_for_status()
+    assert airflow_stack.wait_for_run("e2e-rerun")["state"] == "success"
+    cleared = airflow_stack.post(
+        "/dags/rest-trigger/clearTaskInstances",
+        {"dag_run_id": "e2e-rerun", "task_ids": ["main_etl"], "dry_run": False,
+         "reset_dag_runs": True, "only_failed": False},
+    )  # fmt: skip
+    assert cleared.status_code == 200, cleared.text
+    deadline = time.monotonic() + 180
+    while task_instance(airflow_stack, "e2e-rerun", "main_etl")["try_number"] < 2:
+        assert time.monotonic() < deadline, "main_etl was not re-run"
+        time.sleep(0.5)
+    assert airflow_stack.wait_for_run("e2e-rerun")["state"] == "success"
+    assert len(results_rows(airflow_stack, "e2e-rerun")) == 1
+
+
+@pytest.mark.parametrize(
+    ("conf", "reason"),
+    [
+        ({**CONF, "gid": "x; drop table dim_account"}, "Invalid input for param gid"),
+        ({**CONF, "sid": 7.5}, "Invalid input for param sid"),
+        ({**CONF, "gid": True}, "Invalid input for param gid"),
+        ({k: v for k, v in CONF.items() if k != "sid"}, "Invalid input for param sid"),
+        ({**CONF, "date_start": "2024-13-45"}, "is not a 'date'"),
+        ({**CONF, "date_end": "2024-03-31'; DROP TABLE dim_account; --"}, "is not a 'date'"),
+        ({**CONF, "gid": -1}, "Invalid input for param gid"),
+    ],
+)
+def test_bad_input_is_refused_with_400_and_creates_nothing(airflow_stack, conf, reason) -> None:
+    run_id = f"e2e-bad-{abs(hash(str(conf)))}"
+    response = airflow_stack.trigger(run_id, conf)
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["detail"]
+    assert airflow_stack.get(f"{RUNS}/{run_id}").status_code == 404
+
+
+def test_repeated_run_id_is_409(airflow_stack) -> None:
+    assert airflow_stack.trigger("e2e-twice", CONF).status_code == 200
+    again = airflow_stack.trigger("e2e-twice", CONF)
+    assert again.status_code == 409
+    assert "already exists" in again.json()["detail"]
+    airflow_stack.wait_for_run("e2e-twice")
+
+
+@pytest.mark.parametrize("auth", [None, ("admin", "wrong-password"), ("nobody", "admin")])
+def test_missing_or_wrong_credentials_are_refused(airflow_stack, auth) -> None:
+    response = requests.post(
+        f"{airflow_stack.api}{RUNS}",
+        json={"dag_run_id": "e2e-unauthorised", "conf": CONF},
+        auth=auth,
+        timeout=30,
+    )
+    assert response.status_code in (401, 403), response.text
+    assert airflow_stack.get(f"{RUNS}/e2e-unauthorised").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("run_id", "conf", "reason"),
+    [
+        (
+            "e2e-dates-reversed",
+            {**CONF, "date_start": "2024-03-01", "date_end": "2024-02-01"},
+            "invalid conf: date_start 2024-03-01 is after date_end 2024-02-01",
+        ),
+        (
+            "e2e-unknown-key",
+            {**CONF, "gid_typo": 1},
+            "invalid conf: unknown conf key(s) gid_typo",
+        ),
+        (
+            "e2e-range-too-long",
+            {**CONF, "date_start": "2023-01-01", "date_end": "2024-12-31"},
+            "invalid conf: date range is 731 days; at most 366 are allowed",
+        ),
+    ],
+)
+def test_what_params_cannot_check_fails_the_run_once_with_the_reason(
+    airflow_stack, run_id, conf, reason
+) -> None:
+    assert airflow_stack.trigger(run_id, conf).status_code == 200
+    assert airflow_stack.wait_for_run(run_id)["state"] == "failed"
+    ti = task_instance(airflow_stack, run_id, "main_etl")
+    assert ti["state"] == "failed"
+    assert ti["try_number"] == 1  # AirflowFailException: no pointless retry
+    assert reason in task_log(airflow_stack, run_id, "main_etl", 1)
+    assert results_rows(airflow_stack, run_id) == []
