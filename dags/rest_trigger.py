@@ -9,14 +9,19 @@ Started over the REST API, never on a schedule:
 
 ```
 POST /api/v1/dags/rest-trigger/dagRuns
-{"dag_run_id": "<yours>", "conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-01-31"}}
+{"dag_run_id": "<yours>",
+ "conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}}
 ```
 
 | task | does |
 | --- | --- |
 | `pusher` | pushes the run's `gid` to XCom under the key `global_id` |
 | `puller` | pulls `global_id` from `pusher` and returns it |
-| `main_etl` | checks the conf, runs `include/sql/count_user_activity.sql` with bound parameters, loads the total, returns `{dag_run_id, gid, sid, date_start, date_end, total}` |
+| `main_etl` | checks the conf, runs `include/sql/count_user_activity.sql` (bound parameters), \
+loads the total into `rest_trigger_results`, returns the summary |
+
+`main_etl`'s summary, `{dag_run_id, gid, sid, date_start, date_end, total}`, is its
+`return_value` XCom.
 
 Wrong types, missing keys and impossible dates are refused with HTTP 400 by the params below.
 What a param cannot check (date order, a range over 366 days, unknown keys) fails `main_etl`
@@ -32,6 +37,7 @@ from typing import Any
 import pendulum
 from airflow.decorators import dag, task
 from airflow.models.param import Param
+
 from rest_trigger_etl.run_conf import PARAM_SPECS
 
 WAREHOUSE_CONN_ID = "redshift_default"
@@ -65,6 +71,7 @@ def rest_trigger() -> None:
     def main_etl(**context: Any) -> dict[str, Any]:
         from airflow.exceptions import AirflowFailException
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
         from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
         from rest_trigger_etl.run_conf import InvalidRunConf, parse_run_conf
 

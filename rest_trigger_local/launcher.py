@@ -8,16 +8,19 @@ every process it started.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 import warnings
-from pathlib import Path
 from typing import IO
 
 from rest_trigger_local.settings import Settings, airflow_env, install_secrets
@@ -93,7 +96,7 @@ class Launcher:
         self.pg.ensure_role_and_database("airflow", secrets["metadb_password"], "airflow")
         self.pg.ensure_role_and_database(s.warehouse_user, s.warehouse_password, s.warehouse_db)
         Relay("127.0.0.1", s.warehouse_port, "127.0.0.1", s.pg_port).start_in_thread()
-        _say(f"PostgreSQL 16 on 127.0.0.1:{s.pg_port}; warehouse relay on 127.0.0.1:{s.warehouse_port}")
+        _say(f"PostgreSQL 16 on 127.0.0.1:{s.pg_port}; warehouse relay on :{s.warehouse_port}")
 
         import psycopg2
 
@@ -133,9 +136,6 @@ class Launcher:
                 "--email", f"{s.admin_user}@localhost",
             )  # fmt: skip
             _say(f"created the Airflow user {s.admin_user!r}")
-        else:
-            self._airflow("users", "reset-password", "--username", s.admin_user,
-                          "--password", s.admin_password)  # fmt: skip
 
     def _spawn(self, name: str, *args: str) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -163,6 +163,20 @@ class Launcher:
             time.sleep(0.5)
         raise LaunchError(f"Airflow did not become healthy within {timeout:.0f} s ({url})")
 
+    def _check_admin_login(self) -> None:
+        """The user is created on the first run only; say so if the password has changed since."""
+        s = self.settings
+        request = urllib.request.Request(f"{s.base_url}/api/v1/dags?limit=1")
+        token = base64.b64encode(f"{s.admin_user}:{s.admin_password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            _say(
+                f"warning: {s.admin_user}/AIRFLOW_ADMIN_PASSWORD is refused ({exc.code}); the user "
+                "was created on the first run with another password (`make clean-state` resets)"
+            )
+
     def _check_children(self) -> None:
         for name, proc in self.children.items():
             if proc.poll() is not None:
@@ -179,25 +193,21 @@ class Launcher:
         self._spawn("scheduler", "scheduler")
         self._spawn("webserver", "webserver")
         self._wait_healthy()
+        self._check_admin_login()
 
     # -- shutdown -------------------------------------------------------------------------
     def stop(self) -> None:
         for proc in self.children.values():
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for proc in self.children.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # whatever is left of the group: gunicorn workers, task processes
+            # Whatever is left of the group: gunicorn workers, task processes.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.children.clear()
         for log in self._log_files:
             log.close()
@@ -207,21 +217,30 @@ class Launcher:
 
     def banner(self) -> str:
         s = self.settings
-        return f"""
-Airflow is up: {s.base_url}  (UI and REST API)
-  login (local-only default, set AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD): {s.admin_user} / {s.admin_password}
-  warehouse: psql "host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db} user={s.warehouse_user}"  (password: {s.warehouse_password})
-  logs: {self.logs}
-
-Trigger a run:
-  curl -s -u {s.admin_user}:{s.admin_password} -X POST {s.base_url}/api/v1/dags/rest-trigger/dagRuns \\
-    -H 'Content-Type: application/json' \\
-    -d '{{"dag_run_id": "demo-1", "conf": {{"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}}}}'
-Poll it:
-  curl -s -u {s.admin_user}:{s.admin_password} {s.base_url}/api/v1/dags/rest-trigger/dagRuns/demo-1
-
-Ctrl-C stops everything.
-"""
+        auth = f"-u {s.admin_user}:{s.admin_password}"
+        runs = f"{s.base_url}/api/v1/dags/rest-trigger/dagRuns"
+        conf = '"conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}'
+        warehouse = f"host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db}"
+        return "\n".join(
+            [
+                "",
+                f"Airflow is up: {s.base_url}  (UI and REST API)",
+                f"  login: {s.admin_user} / {s.admin_password}  (local-only default;"
+                " AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD)",
+                f'  warehouse: psql "{warehouse} user={s.warehouse_user}"'
+                f"  (password {s.warehouse_password}, local-only)",
+                f"  logs: {self.logs}",
+                "",
+                "Trigger a run:",
+                f"  curl -s {auth} -X POST {runs} \\",
+                "    -H 'Content-Type: application/json' \\",
+                f"""    -d '{{"dag_run_id": "demo-1", {conf}}}'""",
+                "Poll it:",
+                f"  curl -s {auth} {runs}/demo-1",
+                "",
+                "Ctrl-C stops everything.",
+            ]
+        )
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -230,7 +249,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def run() -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())  # pgserver's platformdirs
     signal.signal(signal.SIGTERM, _raise_interrupt)
     launcher = Launcher(Settings.from_env())
     started = time.monotonic()

@@ -98,7 +98,10 @@ class EmbeddedPostgres:
         return True
 
     def is_running(self) -> bool:
-        return self._run(_bin("pg_ctl"), "-D", str(self.data_dir), "status", check=False).returncode == 0
+        return (
+            self._run(_bin("pg_ctl"), "-D", str(self.data_dir), "status", check=False).returncode
+            == 0
+        )
 
     def start(self) -> None:
         if self.is_running():
@@ -123,13 +126,17 @@ class EmbeddedPostgres:
         )  # fmt: skip
         if result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
-            raise RuntimeError(f"embedded PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
+            raise RuntimeError(
+                f"embedded PostgreSQL did not start: {result.stderr.strip()}\n{tail}"
+            )
 
     def stop(self) -> None:
         if self.is_running():
-            self._run(_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop", check=False)
+            self._run(
+                _bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop", check=False
+            )
 
-    def connect(self, database: str = "postgres"):  # noqa: ANN201 - psycopg2 connection
+    def connect(self, database: str = "postgres"):
         import psycopg2
 
         deadline = time.monotonic() + 30

@@ -45,7 +45,7 @@ def rewrite_startup(body: bytes) -> bytes:
     """Return the StartupMessage body without Redshift-only parameters (length prefix excluded)."""
     (version,) = struct.unpack("!I", body[:4])
     fields = body[4:].split(b"\x00")
-    pairs = list(zip(fields[0::2], fields[1::2]))
+    pairs = list(zip(fields[0::2], fields[1::2], strict=False))
     kept = [(k, v) for k, v in pairs if k and k.decode() not in REDSHIFT_ONLY_PARAMETERS]
     payload = b"".join(k + b"\x00" + v + b"\x00" for k, v in kept) + b"\x00"
     return struct.pack("!I", version) + payload

@@ -38,7 +38,9 @@ def seed(conn: Any, rows: int = DEFAULT_ROWS, accounts: int = DEFAULT_ACCOUNTS) 
     if rows < 0 or accounts < 1:
         raise ValueError("rows must be >= 0 and accounts >= 1")
     with conn.cursor() as cur:
-        cur.execute((SQL_DIR / "seed_demo_data.sql").read_text(), {"rows": rows, "accounts": accounts})
+        cur.execute(
+            (SQL_DIR / "seed_demo_data.sql").read_text(), {"rows": rows, "accounts": accounts}
+        )
     conn.commit()
 
 

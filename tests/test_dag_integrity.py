@@ -92,7 +92,8 @@ def test_parse_imports_no_pandas_or_driver(tmp_path) -> None:
         "from airflow.models import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)\n"
         "heavy = ['pandas', 'redshift_connector', 'psycopg2', 'boto3']\n"
-        "print(json.dumps({'dags': bag.dag_ids, 'errors': bag.import_errors, 'loaded': [m for m in heavy if m in sys.modules]}))\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "print(json.dumps({'dags': bag.dag_ids, 'errors': bag.import_errors, 'loaded': loaded}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

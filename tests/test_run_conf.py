@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from rest_trigger_etl.run_conf import MAX_RANGE_DAYS, InvalidRunConf, RunRequest, parse_run_conf
 
 GOOD = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}

@@ -11,6 +11,7 @@ import pytest
 import sqlglot
 from airflow.exceptions import ParamValidationError
 from airflow.models import DagBag
+
 from rest_trigger_etl.sql_files import SQL_DIR, load_sql
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,9 @@ def test_statements_parse_in_redshift_and_postgres(name, dialect) -> None:
 
 
 def test_count_query_joins_on_the_account_key() -> None:
-    tree = sqlglot.parse_one(load_sql("count_user_activity.sql").replace("%s", "NULL"), read="redshift")
+    tree = sqlglot.parse_one(
+        load_sql("count_user_activity.sql").replace("%s", "NULL"), read="redshift"
+    )
     join = tree.find(sqlglot.exp.Join)
     assert join is not None
     condition = join.args["on"].sql(dialect="redshift")

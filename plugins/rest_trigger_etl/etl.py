@@ -31,7 +31,12 @@ def count_activity(conn: Any, request: RunRequest) -> pd.DataFrame:
         _execute(
             cursor,
             "count_user_activity.sql",
-            (request.gid, request.sid, request.date_start.isoformat(), request.date_end.isoformat()),
+            (
+                request.gid,
+                request.sid,
+                request.date_start.isoformat(),
+                request.date_end.isoformat(),
+            ),
         )
         frame = cursor.fetch_dataframe() if hasattr(cursor, "fetch_dataframe") else None
         if frame is None:  # drivers without fetch_dataframe, or an empty result
@@ -57,9 +62,10 @@ def load_result(
     total: int,
     loaded_at: dt.datetime | None = None,
 ) -> None:
-    """Write this run's one result row: delete-then-insert in one transaction, so a retry or a
-    re-run of the same dag_run_id leaves exactly one row and a failure leaves the table as it was."""
-    loaded_at = loaded_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    """Write this run's one result row: delete-then-insert in one transaction, so a retry or
+    a re-run of the same dag_run_id leaves exactly one row, and a failure leaves the table as
+    it was."""
+    loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     cursor = conn.cursor()
     try:
         _execute(cursor, "delete_result.sql", (dag_run_id,))
