@@ -125,6 +125,16 @@ def test_bad_input_is_refused_with_400_and_creates_nothing(airflow_stack, conf, 
     assert airflow_stack.get(f"{RUNS}/{run_id}").status_code == 404
 
 
+@pytest.mark.parametrize("run_id", ["has space", "semi;colon", "slash/in/it"])
+def test_malformed_run_id_is_400_with_airflows_reason(airflow_stack, run_id) -> None:
+    """Airflow 2.11 alone answers these with an HTML 500; plugins/run_id_errors.py fixes it."""
+    response = airflow_stack.trigger(run_id, CONF)
+    assert response.status_code == 400, response.text[:300]
+    assert f"The provided run ID '{run_id}' is invalid" in response.json()["detail"]
+    listed = airflow_stack.get(RUNS, params={"limit": 100}).json()["dag_runs"]
+    assert run_id not in [run["dag_run_id"] for run in listed]
+
+
 def test_repeated_run_id_is_409(airflow_stack) -> None:
     assert airflow_stack.trigger("e2e-twice", CONF).status_code == 200
     again = airflow_stack.trigger("e2e-twice", CONF)

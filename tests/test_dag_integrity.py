@@ -101,3 +101,11 @@ def test_parse_imports_no_pandas_or_driver(tmp_path) -> None:
     result = json.loads(out.strip().splitlines()[-1])
     assert result["dags"] == ["rest-trigger"], result["errors"]
     assert result["loaded"] == []
+
+
+def test_plugins_load_without_errors() -> None:
+    from airflow import plugins_manager
+
+    plugins_manager.ensure_plugins_loaded()
+    assert plugins_manager.import_errors == {}
+    assert "rest_trigger_run_id_errors" in [p.name for p in plugins_manager.plugins or []]
