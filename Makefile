@@ -55,6 +55,15 @@ lock: ## Re-resolve requirements.lock and requirements-dev.lock from the pinned 
 	$(UV) pip compile --quiet requirements.txt -o requirements.lock --python-version 3.11 --python-platform linux
 	$(UV) pip compile --quiet requirements-dev.txt -c requirements.lock -o requirements-dev.lock --python-version 3.11 --python-platform linux
 
+# The benchmark (bench/, docs/benchmarks.md): starts its own stacks on free ports, prints a
+# markdown table, writes bench/results/latest.json. The full run waits for a quiet machine and
+# takes ~15 min; BENCH_ARGS="--quick" is a small check, `.venv/bin/python -m bench --help` lists
+# the knobs.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: $(STAMP) ## Latency, burst, parse and query-scale benchmark vs stock Airflow [BENCH_ARGS="--quick"]
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean-state: ## Delete the local state (.local/: databases, logs, generated secrets)
 	rm -rf .local
 

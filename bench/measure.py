@@ -1,0 +1,321 @@
+"""The four measurements: latency, burst, parse and query scale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
+from bench.stack import ADMIN, PROJECT_DIR, Stack
+from bench.stats import loadavg, summary
+
+CHAINS = {"pusher": None, "puller": "pusher", "main_etl": None}
+
+
+def _count_sql() -> str:
+    """main_etl's query text, as rest_trigger_etl.sql_files.load_sql gives it to the driver."""
+    sql = (PROJECT_DIR / "include" / "sql" / "count_user_activity.sql").read_text()
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+def _expected_total(stack: Stack, conf: dict[str, Any] = CONF) -> int:
+    sql = _count_sql()
+    conn = stack.warehouse()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, (conf["gid"], conf["sid"], conf["date_start"], conf["date_end"]))
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def breakdown(posted: Posted, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, float]:
+    """Where one run's time went, in seconds from the POST, from Airflow's own timestamps.
+
+    Per task: sched = from the moment it could run (the run started, or its upstream ended) to
+    queued_when (the scheduler's decision), queue = queued_when to start_date (executor pick-up,
+    task process start-up until the task instance is marked running), run = start_date to
+    end_date (the task itself, with its own start-up, DB writes and the mini scheduler).
+    """
+    run_start = parse_ts(run["start_date"])
+    run_end = parse_ts(run["end_date"])
+    out: dict[str, float] = {
+        "post": posted.seconds,
+        "post_to_running": run_start - posted.sent_at,
+        "post_to_success": run_end - posted.sent_at,
+    }
+    by_id = {ti["task_id"]: ti for ti in tis}
+    last_end = run_start
+    for task_id, upstream in CHAINS.items():
+        ti = by_id.get(task_id)
+        if not ti or not ti["end_date"]:
+            continue
+        ready = parse_ts(by_id[upstream]["end_date"]) if upstream else run_start
+        queued, start, end = (parse_ts(ti[k]) for k in ("queued_when", "start_date", "end_date"))
+        if queued:
+            out[f"{task_id}.sched"] = queued - ready
+            out[f"{task_id}.queue"] = start - queued
+        out[f"{task_id}.run"] = end - start
+        last_end = max(last_end, end)
+    out["last_task_end_to_success"] = run_end - last_end
+    return out
+
+
+def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:
+    keys = sorted({k for row in rows for k in row})
+    return {k: summary([row[k] for row in rows if k in row]) for k in keys}
+
+
+def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
+    """Sequential runs: POST, wait for the end, next. POST to success is measured with the
+    run's end_date (set by the scheduler when it marks the run a success) minus the moment the
+    POST was sent, so the client's polling interval neither adds to it nor loads the server."""
+    client = Client(stack.base_url, ADMIN)
+    client.wait_healthy_dag()
+    expected = _expected_total(stack)
+    prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
+    rows: list[dict[str, float]] = []
+    states: dict[str, int] = {}
+    load = loadavg()
+    for i in range(warmup + runs):
+        run_id = f"{prefix}-{i}"
+        posted = client.trigger(run_id)
+        if posted.status != 200:
+            raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
+        run = client.wait(run_id, timeout=600)
+        states[run["state"]] = states.get(run["state"], 0) + 1
+        if i == warmup:  # check the result once: real SQL on the demo data
+            total = client.session.get(
+                f"{client.api}/dags/rest-trigger/dagRuns/{run_id}/taskInstances/main_etl"
+                "/xcomEntries/return_value",
+                params={"deserialize": "true", "stringify": "false"},
+                timeout=30,
+            ).json()["value"]["total"]
+            if total != expected:
+                raise RuntimeError(f"main_etl returned {total}, the warehouse says {expected}")
+        if i < warmup:
+            continue
+        row = breakdown(posted, run, client.task_instances(run_id))
+        rows.append(row)
+        say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s")
+    return {
+        "runs": runs,
+        "warmup": warmup,
+        "states": states,
+        "expected_total": expected,
+        "load_before": load,
+        "post_to_success_s": summary([r["post_to_success"] for r in rows]),
+        "breakdown_s": _aggregate(rows),
+    }
+
+
+def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900) -> dict[str, Any]:
+    """runs POSTs from `callers` concurrent callers, then wait until every run has ended."""
+    prefix = f"burst-{uuid.uuid4().hex[:6]}"
+    ids = [f"{prefix}-{i:04d}" for i in range(runs)]
+    local = threading.local()
+
+    def post(run_id: str) -> Posted:
+        if not hasattr(local, "client"):
+            local.client = Client(stack.base_url, ADMIN)
+        return local.client.trigger(run_id)
+
+    client = Client(stack.base_url, ADMIN)
+    client.wait_healthy_dag()
+    load = loadavg()
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        posted = list(pool.map(post, ids))
+    posted_by_id = {p.run_id: p for p in posted}
+    accepted = [p for p in posted if p.status == 200]
+    say(f"  {len(accepted)}/{runs} POSTs accepted in {time.time() - started:.1f} s; waiting")
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.runs(prefix)
+        ended = [r for r in found.values() if r["state"] in TERMINAL]
+        if len(ended) == len(accepted) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    ends = [parse_ts(r["end_date"]) for r in ended if r["end_date"]]
+    all_done = max(ends) - started if ends else None
+    succeeded = sum(1 for r in ended if r["state"] == "success")
+    per_run = [
+        parse_ts(r["end_date"]) - posted_by_id[r["dag_run_id"]].sent_at
+        for r in ended
+        if r["end_date"]
+    ]
+    sample = [r["dag_run_id"] for r in ended[:: max(1, len(ended) // 20)]]
+    profile = [
+        breakdown(posted_by_id[i], found[i], client.task_instances(i))
+        for i in sample
+        if found[i]["state"] == "success"
+    ]
+    return {
+        "runs": runs,
+        "callers": callers,
+        "load_before": load,
+        "post_s": summary([p.seconds for p in posted]),
+        "post_errors": [f"{p.status} {p.body}" for p in posted if p.status != 200][:5],
+        "succeeded": succeeded,
+        "failed": sum(1 for r in ended if r["state"] == "failed")
+        + sum(1 for p in posted if p.status != 200),
+        "missing": len(accepted) - len(ended),
+        "all_finished_s": round(all_done, 2) if all_done else None,
+        "runs_per_minute": round(succeeded / all_done * 60, 1) if all_done else None,
+        "post_to_success_s": summary(per_run),
+        "profile_sample_s": _aggregate(profile),
+    }
+
+
+def parse(stack: Stack, reports: int, probes: int, say: Any) -> dict[str, Any]:
+    """The DAG file's parse time as Airflow reports it, and its cost in a fresh process."""
+    env = stack.airflow_env()
+    durations: list[float] = []
+    for _ in range(reports):
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "report", "-o", "json"],
+            env=env, capture_output=True, text=True, timeout=300, check=True,
+        )  # fmt: skip
+        # Log lines can come first on stdout; the report is the last line that is a JSON list.
+        line = [x for x in result.stdout.splitlines() if x.startswith("[{")][-1]
+        rows = json.loads(line)
+        row = next(r for r in rows if r["file"].endswith("rest_trigger.py"))
+        durations.append(_duration(row["duration"]))
+    say(f"  airflow dags report: {durations}")
+    probe_rows = []
+    for _ in range(probes):
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.parse_probe"],
+            env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=True,
+        )  # fmt: skip
+        probe_rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return {
+        "dags_report_s": summary(durations, 4),
+        "import_airflow_s": summary([p["import_airflow_s"] for p in probe_rows], 4),
+        "first_parse_s": summary([p["first_parse_s"] for p in probe_rows], 4),
+        "reparse_s": summary([p["reparse_s"] for p in probe_rows], 4),
+        "db_queries": max(p["db_queries"] for p in probe_rows),
+        "new_modules": probe_rows[0]["new_modules"],
+        "dags": probe_rows[0]["dags"],
+        "import_errors": probe_rows[0]["import_errors"],
+    }
+
+
+def _duration(text: str) -> float:
+    """'0:00:00.051234' -> 0.051234"""
+    hours, minutes, seconds = text.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def scale(
+    stack: Stack, sizes: list[int], runs: int, queries: int, say: Any
+) -> list[dict[str, Any]]:
+    """main_etl and its query on demo data of each size (the stack's warehouse is re-seeded)."""
+    from rest_trigger_local import warehouse
+
+    client = Client(stack.base_url, ADMIN)
+    sql = _count_sql()
+    params = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
+    out = []
+    for rows in sizes:
+        conn = stack.warehouse()
+        started = time.monotonic()
+        warehouse.prepare(conn, rows=rows)
+        seeded = time.monotonic() - started
+        conn.close()
+        say(f"  seeded {rows} rows in {seeded:.1f} s")
+        query_s, plan = _time_query(stack, sql, params, queries)
+        etl_s = []
+        totals = set()
+        prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
+        for i in range(runs):
+            run_id = f"{prefix}-{i}"
+            posted = client.trigger(run_id)
+            if posted.status != 200:
+                raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
+            run = client.wait(run_id, timeout=600)
+            tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
+            etl = tis["main_etl"]
+            if run["state"] == "success":
+                etl_s.append(parse_ts(etl["end_date"]) - parse_ts(etl["start_date"]))
+                totals.add(
+                    client.session.get(
+                        f"{client.api}/dags/rest-trigger/dagRuns/{run_id}/taskInstances/main_etl"
+                        "/xcomEntries/return_value",
+                        params={"deserialize": "true", "stringify": "false"},
+                        timeout=30,
+                    ).json()["value"]["total"]
+                )
+        out.append(
+            {
+                "rows": rows,
+                "seed_s": round(seeded, 1),
+                "query_s": summary(query_s, 4),
+                "main_etl_s": summary(etl_s),
+                "totals": sorted(totals),
+                "plan": plan,
+            }
+        )
+        say(f"  {rows} rows: query median {out[-1]['query_s']['median']} s, "
+            f"main_etl median {out[-1]['main_etl_s']['median']} s")  # fmt: skip
+    return out
+
+
+def _time_query(stack: Stack, sql: str, params: tuple[Any, ...], n: int) -> tuple[list[float], Any]:
+    """The count query through redshift_connector and the relay, as main_etl sends it; and the
+    plan PostgreSQL chose (EXPLAIN ANALYZE via psycopg2)."""
+    import redshift_connector
+
+    conn = redshift_connector.connect(
+        host="127.0.0.1", port=stack.warehouse_port, database="dev",
+        user="warehouse", password="warehouse", ssl=False,
+    )  # fmt: skip
+    times = []
+    try:
+        cursor = conn.cursor()
+        for _ in range(n):
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            cursor.fetch_dataframe()
+            times.append(time.perf_counter() - started)
+        conn.rollback()
+    finally:
+        conn.close()
+    pg = stack.warehouse()
+    try:
+        with pg.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+            plan = cur.fetchone()[0][0]
+    finally:
+        pg.close()
+    return times, _plan_summary(plan)
+
+
+def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    nodes: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        label = node["Node Type"]
+        if "Index Name" in node:
+            label += f" on {node['Index Name']}"
+        elif "Relation Name" in node:
+            label += f" on {node['Relation Name']}"
+        label += f" (rows={node.get('Actual Rows')}, loops={node.get('Actual Loops')})"
+        nodes.append(label)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    top = plan["Plan"]
+    return {
+        "execution_ms": plan.get("Execution Time"),
+        "shared_hit_blocks": top.get("Shared Hit Blocks"),
+        "shared_read_blocks": top.get("Shared Read Blocks"),
+        "nodes": nodes,
+    }
