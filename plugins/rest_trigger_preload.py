@@ -1,0 +1,65 @@
+"""Warm the task runtime in the processes that fork tasks, so each task does not import it again.
+
+With LocalExecutor (and CeleryExecutor's workers) every task runs in a process forked from a
+long-lived parent: the scheduler's executor workers, or the Celery worker. A forked child shares
+every module its parent had already imported; whatever it imports itself, it pays for on every
+task. ``main_etl`` needs pandas and redshift_connector (~1.5 s of imports on this project's
+2-core reference machine), which would otherwise be paid by every run, on its critical path and
+out of the burst's CPU budget (see docs/benchmarks.md).
+
+Airflow imports every ``.py`` file in the plugins folder when it loads plugins; the scheduler does
+that (``Job.prepare_for_execution`` → listener manager → plugins) before its executor starts the
+worker processes. This module imports the heavy modules only in the processes that fork tasks
+(``airflow scheduler``, ``airflow celery worker``): the webserver, the CLI, the DAG file and the
+task processes themselves stay as light as before. It defines no plugin class and changes no
+behaviour: a failed preload is logged and the task imports the module itself, as it would anyway.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+# What main_etl imports at run time (see dags/rest_trigger.py); the rest of Airflow's task
+# runtime is already imported by the scheduler itself.
+TASK_RUNTIME_MODULES = (
+    "pandas",
+    "redshift_connector",
+    "airflow.decorators",
+    "airflow.providers.common.sql.hooks.sql",
+    "airflow.providers.amazon.aws.hooks.redshift_sql",
+    "rest_trigger_etl.etl",
+    "rest_trigger_etl.run_conf",
+)
+
+
+def forks_tasks(argv: list[str]) -> bool:
+    """True for the Airflow commands whose process forks the task processes."""
+    command = [a for a in argv[1:3] if not a.startswith("-")]
+    return command[:1] == ["scheduler"] or command == ["celery", "worker"]
+
+
+def preload(modules: tuple[str, ...] = TASK_RUNTIME_MODULES) -> list[str]:
+    """Import modules, skipping (and logging) any that fail. Returns those imported."""
+    loaded = []
+    started = time.perf_counter()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except Exception as exc:  # a preload must never stop the scheduler
+            log.warning("rest_trigger_preload: could not import %s: %s", name, exc)
+    log.info(
+        "rest_trigger_preload: task runtime imported in %.2f s: %s",
+        time.perf_counter() - started,
+        ", ".join(loaded),
+    )
+    return loaded
+
+
+if forks_tasks(sys.argv):
+    preload()

@@ -1,0 +1,52 @@
+"""plugins/rest_trigger_preload.py warms pandas and the driver only in the processes that fork
+tasks (the scheduler, a Celery worker); everywhere else importing it must stay free."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+sys.path.insert(0, str(PLUGINS))
+
+from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/venv/bin/airflow", "scheduler"], True),
+        (["/venv/lib/airflow/__main__.py", "scheduler", "--skip-serve-logs"], True),
+        (["/venv/bin/airflow", "celery", "worker"], True),
+        (["/venv/bin/airflow", "webserver"], False),
+        (["/venv/bin/airflow", "tasks", "run", "rest-trigger", "main_etl", "r1"], False),
+        (["/venv/bin/airflow", "dags", "report"], False),
+        (["/venv/bin/airflow", "celery", "flower"], False),
+        (["-c"], False),
+        ([], False),
+    ],
+)
+def test_forks_tasks(argv: list[str], expected: bool) -> None:
+    assert forks_tasks(argv) is expected
+
+
+def test_import_outside_the_scheduler_loads_nothing_heavy() -> None:
+    probe = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "import rest_trigger_preload\n"
+        "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def test_preload_skips_what_cannot_be_imported() -> None:
+    assert preload(("json", "no_such_module_for_rest_trigger")) == ["json"]
+    assert "pandas" in TASK_RUNTIME_MODULES
