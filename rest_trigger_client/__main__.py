@@ -1,0 +1,3 @@
+from rest_trigger_client.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""Where Airflow is and who the client logs in as: flags first, then the environment, then the
+defaults of `make run` (a local stack; its admin/admin login is local-only)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DAG_ID = "rest-trigger"
+DEFAULT_URL = "http://127.0.0.1:8080"
+# `make run`'s local-only admin user. Any real deployment sets AIRFLOW_USERNAME/AIRFLOW_PASSWORD.
+DEFAULT_USERNAME = "admin"
+DEFAULT_PASSWORD = "admin"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str = DEFAULT_URL
+    username: str = DEFAULT_USERNAME
+    password: str = DEFAULT_PASSWORD
+
+    @classmethod
+    def resolve(
+        cls,
+        base_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ClientSettings:
+        env = os.environ if env is None else env
+
+        def pick(flag: str | None, name: str, default: str) -> str:
+            return flag if flag is not None else env.get(name, default)
+
+        return cls(
+            base_url=pick(base_url, "AIRFLOW_URL", DEFAULT_URL).rstrip("/") or DEFAULT_URL,
+            username=pick(username, "AIRFLOW_USERNAME", DEFAULT_USERNAME),
+            password=pick(password, "AIRFLOW_PASSWORD", DEFAULT_PASSWORD),
+        )
