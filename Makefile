@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run test test-fast lint format lock clean-state clean
+.PHONY: help venv system-deps run trigger test test-fast lint format lock clean-state clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,22 @@ venv: $(STAMP) ## Create or update .venv from requirements-dev.lock
 
 run: $(STAMP) ## Run Airflow + embedded PostgreSQL/warehouse locally (no Docker); Ctrl-C stops it
 	$(PY) -m rest_trigger_local
+
+# The trigger client (rest_trigger_client) against `make run`'s Airflow, or the one AIRFLOW_URL
+# names (AIRFLOW_USERNAME / AIRFLOW_PASSWORD from the environment). Waits for the run unless
+# WAIT=0; RUN_ID reuses a run id (a used one is attached to), TIMEOUT stops waiting after that
+# many seconds, UNPAUSE=1 unpauses a paused DAG. make reports the client's exit code as
+# "Error N"; `.venv/bin/rest-trigger --help` lists them.
+AIRFLOW_URL ?= http://$(or $(AIRFLOW_HOST),127.0.0.1):$(or $(AIRFLOW_PORT),8080)
+WAIT ?= 1
+trigger: $(STAMP) ## Trigger rest-trigger and wait: GID= SID= START= END= [RUN_ID= TIMEOUT= WAIT=0]
+	@if [ -z "$(GID)" ] || [ -z "$(SID)" ] || [ -z "$(START)" ] || [ -z "$(END)" ]; then \
+	  echo "usage: make trigger GID=42 SID=7 START=2024-01-01 END=2024-03-31" \
+	    "[RUN_ID=id] [TIMEOUT=seconds] [WAIT=0] [UNPAUSE=1]"; exit 2; fi
+	$(VENV)/bin/rest-trigger --url "$(AIRFLOW_URL)" \
+	  --gid "$(GID)" --sid "$(SID)" --start "$(START)" --end "$(END)" \
+	  $(if $(RUN_ID),--run-id "$(RUN_ID)") $(if $(filter-out 0 no false,$(WAIT)),--wait) \
+	  $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(filter-out 0 no false,$(UNPAUSE)),--unpause)
 
 # Debian packages some tests drive: Chromium (UI review), docker-compose (compose file
 # validation), redis-server (celery profile). Installed when this is root on Debian; elsewhere
