@@ -46,6 +46,20 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _json_list(output: str) -> list[dict]:
+    """The JSON list an `airflow ... --output json` printed. Log lines may come before it (the
+    celery provider warns at import when the CeleryExecutor is configured)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("["):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, list):
+                return value
+    return []
+
+
 class Launcher:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -128,7 +142,7 @@ class Launcher:
         (self.state / "airflow").mkdir(parents=True, exist_ok=True)
         self._airflow("db", "migrate")
         _say("Airflow metadata database migrated")
-        users = json.loads(self._airflow("users", "list", "--output", "json").stdout or "[]")
+        users = _json_list(self._airflow("users", "list", "--output", "json").stdout)
         if not any(u.get("username") == s.admin_user for u in users):
             self._airflow(
                 "users", "create", "--username", s.admin_user, "--password", s.admin_password,

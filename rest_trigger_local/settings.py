@@ -110,4 +110,12 @@ def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, 
             "PYTHONWARNINGS": env.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
         }
     )
+    # Variables that win over everything above, as one JSON object. Unset for `make run`; the
+    # tests use it to run Airflow with the environment docker-compose.yaml gives its containers.
+    overrides = env.get("REST_TRIGGER_AIRFLOW_ENV")
+    if overrides:
+        values = json.loads(overrides)
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise ValueError("REST_TRIGGER_AIRFLOW_ENV must be a JSON object of strings")
+        env.update(values)
     return env
