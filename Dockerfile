@@ -1,0 +1,32 @@
+# The project's Airflow image: the official Airflow 2.11.2 image (Python 3.11) plus the project's
+# locked dependencies and its code. `docker compose up` builds it (or `docker compose build`).
+#
+# Keep this tag in step with requirements.lock: its apache-airflow pin must equal the tag's
+# Airflow version and the lock's `--python-version` the tag's Python (tests/test_compose.py
+# checks both).
+FROM apache/airflow:2.11.2-python3.11
+
+# The same lock `make venv` installs, installed as the airflow user (the image's own rule: no
+# root pip, no _PIP_ADDITIONAL_REQUIREMENTS at start-up). The lock pins every package, so its
+# versions win over the ones the image came with. It pins apache-airflow to the image's own
+# version; the check after the install fails the build should that ever stop being true.
+COPY --chown=airflow:0 requirements.lock /tmp/requirements.lock
+RUN pip install --no-cache-dir -r /tmp/requirements.lock \
+ && installed="$(pip show apache-airflow | sed -n 's/^Version: //p')" \
+ && if [ "${installed}" != "${AIRFLOW_VERSION}" ]; then \
+      echo "requirements.lock installed apache-airflow ${installed}, the image is ${AIRFLOW_VERSION}" >&2; \
+      exit 1; \
+    fi
+
+# airflow.cfg finds dags/ and plugins/ under ${REST_TRIGGER_HOME}; the checkout for `make run`,
+# /opt/airflow (the image's AIRFLOW_HOME and working directory) here.
+ENV REST_TRIGGER_HOME=/opt/airflow \
+    AIRFLOW_CONFIG=/opt/airflow/airflow.cfg
+
+COPY --chown=airflow:0 airflow.cfg /opt/airflow/airflow.cfg
+COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
+COPY --chown=airflow:0 include/ /opt/airflow/include/
+# The warehouse relay and seeder (`python -m rest_trigger_local.relay` / `.warehouse`), run from
+# /opt/airflow, the working directory.
+COPY --chown=airflow:0 rest_trigger_local/ /opt/airflow/rest_trigger_local/
