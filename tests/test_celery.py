@@ -166,3 +166,4 @@ def test_celery_profile_runs_rest_trigger_on_a_worker() -> None:
             redis_server.wait(timeout=30)
     assert leftovers == []
     assert worker is not None and worker.returncode is not None
+    shutil.rmtree(work, ignore_errors=True)  # kept only when the test failed

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -476,3 +477,4 @@ def test_compose_configuration_runs_rest_trigger(tmp_path: Path) -> None:
         _stop(relay)
         pg.stop()
     assert leftovers == []
+    shutil.rmtree(state, ignore_errors=True)  # kept only when the test failed
