@@ -62,7 +62,10 @@ class Settings:
                 "login": self.warehouse_user,
                 "password": self.warehouse_password,
                 # The local stand-in speaks no TLS; a real cluster keeps the driver's ssl=True.
-                "extra": {"ssl": False},
+                # application_name: without one, redshift_connector.connect() names the caller
+                # by walking inspect.stack() (reads the source of every frame: ~30-60 ms per
+                # connect inside an Airflow task). Set it on a real connection too.
+                "extra": {"ssl": False, "application_name": "rest-trigger"},
             }
         )
 
