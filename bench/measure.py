@@ -80,6 +80,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     client.wait_healthy_dag()
     expected = _expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
+    db = stack.run_states()
     rows: list[dict[str, float]] = []
     states: dict[str, int] = {}
     load = loadavg()
@@ -88,15 +89,11 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         posted = client.trigger(run_id)
         if posted.status != 200:
             raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-        run = client.wait(run_id, timeout=600)
+        client.wait(run_id, db, timeout=600)
+        run = client.run(run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
-            total = client.session.get(
-                f"{client.api}/dags/rest-trigger/dagRuns/{run_id}/taskInstances/main_etl"
-                "/xcomEntries/return_value",
-                params={"deserialize": "true", "stringify": "false"},
-                timeout=30,
-            ).json()["value"]["total"]
+            total = client.xcom_total(run_id)
             if total != expected:
                 raise RuntimeError(f"main_etl returned {total}, the warehouse says {expected}")
         if i < warmup:
@@ -104,6 +101,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         row = breakdown(posted, run, client.task_instances(run_id))
         rows.append(row)
         say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s")
+    db.close()
     return {
         "runs": runs,
         "warmup": warmup,
@@ -136,12 +134,15 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     accepted = [p for p in posted if p.status == 200]
     say(f"  {len(accepted)}/{runs} POSTs accepted in {time.time() - started:.1f} s; waiting")
     deadline = time.monotonic() + timeout
+    db = stack.run_states()
     while True:
-        found = client.runs(prefix)
-        ended = [r for r in found.values() if r["state"] in TERMINAL]
-        if len(ended) == len(accepted) or time.monotonic() > deadline:
+        done = [i for i, state in db.states(prefix).items() if state in TERMINAL]
+        if len(done) >= len(accepted) or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        time.sleep(0.5)  # the finish time comes from the runs' end_date, not from this poll
+    db.close()
+    found = client.runs(prefix)
+    ended = [r for r in found.values() if r["state"] in TERMINAL]
     ends = [parse_ts(r["end_date"]) for r in ended if r["end_date"]]
     all_done = max(ends) - started if ends else None
     succeeded = sum(1 for r in ended if r["state"] == "success")
@@ -220,6 +221,7 @@ def scale(
     from rest_trigger_local import warehouse
 
     client = Client(stack.base_url, ADMIN)
+    db = stack.run_states()
     sql = _count_sql()
     params = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
     out = []
@@ -239,19 +241,13 @@ def scale(
             posted = client.trigger(run_id)
             if posted.status != 200:
                 raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-            run = client.wait(run_id, timeout=600)
+            client.wait(run_id, db, timeout=600)
+            run = client.run(run_id)
             tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
             etl = tis["main_etl"]
             if run["state"] == "success":
                 etl_s.append(parse_ts(etl["end_date"]) - parse_ts(etl["start_date"]))
-                totals.add(
-                    client.session.get(
-                        f"{client.api}/dags/rest-trigger/dagRuns/{run_id}/taskInstances/main_etl"
-                        "/xcomEntries/return_value",
-                        params={"deserialize": "true", "stringify": "false"},
-                        timeout=30,
-                    ).json()["value"]["total"]
-                )
+                totals.add(client.xcom_total(run_id))
         out.append(
             {
                 "rows": rows,
