@@ -8,10 +8,8 @@ that worker."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +28,7 @@ from tests.fixtures.compose import (
     make_env_file,
     read_env_file,
     run_until_healthy,
+    stop_process_group,
 )
 from tests.fixtures.databases import free_port
 
@@ -63,17 +62,6 @@ def _start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _stop_group(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def test_celery_profile_runs_rest_trigger_on_a_worker() -> None:
@@ -159,7 +147,7 @@ def test_celery_profile_runs_rest_trigger_on_a_worker() -> None:
             assert ti["state"] == "success"
             assert ti["queue"] == "default"  # the worker's queue (celery's default_queue)
     finally:
-        _stop_group(worker)
+        stop_process_group(worker)
         leftovers = stop_stack(stack) if stack is not None else []
         if redis_server is not None:
             redis_server.terminate()

@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from tests.fixtures.compose import (
     make_env_file,
     read_env_file,
     run_until_healthy,
+    stop_process_group,
 )
 from tests.fixtures.databases import free_port
 
@@ -297,17 +297,6 @@ def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
     )  # fmt: skip
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
 @pytest.mark.e2e
 def test_compose_configuration_runs_rest_trigger(tmp_path: Path) -> None:
     from cryptography.fernet import Fernet
@@ -472,9 +461,9 @@ def test_compose_configuration_runs_rest_trigger(tmp_path: Path) -> None:
             "total": expected,
         }
     finally:
-        _stop(triggerer)
+        stop_process_group(triggerer)
         leftovers = stop_stack(stack) if stack is not None else []
-        _stop(relay)
+        stop_process_group(relay)
         pg.stop()
     assert leftovers == []
     shutil.rmtree(state, ignore_errors=True)  # kept only when the test failed
