@@ -35,6 +35,58 @@ def _expected_total(stack: Stack, conf: dict[str, Any] = CONF) -> int:
         conn.close()
 
 
+def _category(cmdline: str) -> str:
+    if "postgres" in cmdline:
+        return "postgres (metadata DB and warehouse)"
+    if "LocalExecutor" in cmdline:
+        return "task processes (LocalExecutor workers and the tasks they fork)"
+    if "DagFileProcessor" in cmdline:
+        return "DAG file processor"
+    if "gunicorn" in cmdline or "webserver" in cmdline:
+        return "webserver (REST API)"
+    if "scheduler" in cmdline:
+        return "scheduler loop"
+    if "rest_trigger_local" in cmdline or "stock_stack" in cmdline:
+        return "launcher (and warehouse relay)"
+    return "other"
+
+
+def cpu_snapshot(stack: Stack) -> dict[int, tuple[str, float]]:
+    """CPU seconds (own + reaped children) of every process of the stack, by pid."""
+    import psutil
+
+    roots = [stack.process.pid]
+    pid_file = stack.state_dir / "pgdata" / "postmaster.pid"
+    if pid_file.exists():
+        roots.append(int(pid_file.read_text().split()[0]))
+    out: dict[int, tuple[str, float]] = {}
+    for root in roots:
+        try:
+            top = psutil.Process(root)
+            family = [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in family:
+            try:
+                t = proc.cpu_times()
+                cmd = " ".join(proc.cmdline()) or proc.name()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            total = t.user + t.system + t.children_user + t.children_system
+            out[proc.pid] = (_category(cmd), total)
+    return out
+
+
+def cpu_delta(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict:
+    """CPU seconds used between two snapshots, by kind of process. Processes that started and
+    ended in between count through the parent that reaped them (tasks: their executor worker;
+    PostgreSQL backends: the postmaster)."""
+    spent: dict[str, float] = {}
+    for pid, (category, total) in after.items():
+        spent[category] = spent.get(category, 0.0) + total - before.get(pid, (category, 0.0))[1]
+    return {k: round(v, 1) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
 def breakdown(posted: Posted, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, float]:
     """Where one run's time went, in seconds from the POST, from Airflow's own timestamps.
 
@@ -127,6 +179,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     client = Client(stack.base_url, ADMIN)
     client.wait_healthy_dag()
     load = loadavg()
+    cpu_before = cpu_snapshot(stack)
+    cpu_started = time.monotonic()
     started = time.time()
     with ThreadPoolExecutor(max_workers=callers) as pool:
         posted = list(pool.map(post, ids))
@@ -141,6 +195,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
             break
         time.sleep(0.5)  # the finish time comes from the runs' end_date, not from this poll
     db.close()
+    cpu = cpu_delta(cpu_before, cpu_snapshot(stack))
+    cpu_wall = time.monotonic() - cpu_started
     found = client.runs(prefix)
     ended = [r for r in found.values() if r["state"] in TERMINAL]
     ends = [parse_ts(r["end_date"]) for r in ended if r["end_date"]]
@@ -171,6 +227,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "runs_per_minute": round(succeeded / all_done * 60, 1) if all_done else None,
         "post_to_success_s": summary(per_run),
         "profile_sample_s": _aggregate(profile),
+        "cpu_s": cpu,
+        "cpu_window_s": round(cpu_wall, 1),
     }
 
 

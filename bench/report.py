@@ -83,8 +83,13 @@ def markdown(r: dict[str, Any]) -> str:
             f"| runs per minute | {b['runs_per_minute']} |",
             f"| POST to success per run, median / p95 | {_mp(b['post_to_success_s'])} |",
             f"| succeeded / failed / missing | {b['succeeded']} / {b['failed']} / {b['missing']} |",
-            "",
         ]
+        if b.get("cpu_s"):
+            budget = (r["machine"]["cores"] or 1) * b["cpu_window_s"]
+            out.append(f"| CPU available in that window ({r['machine']['cores']} cores) | "
+                       f"{budget:.0f} s |")  # fmt: skip
+            out += [f"| CPU used: {name} | {sec:.1f} s |" for name, sec in b["cpu_s"].items()]
+        out.append("")
         checks += [
             (
                 "burst: all succeed, none missing",
