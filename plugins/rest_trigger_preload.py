@@ -1,18 +1,19 @@
-"""Warm the task runtime in the processes that fork tasks, so each task does not import it again.
+"""Warm the task runtime in the scheduler, so each task does not import it again.
 
-With LocalExecutor (and CeleryExecutor's workers) every task runs in a process forked from a
-long-lived parent: the scheduler's executor workers, or the Celery worker. A forked child shares
-every module its parent had already imported; whatever it imports itself, it pays for on every
-task. ``main_etl`` needs pandas and redshift_connector (~1.5 s of imports on this project's
-2-core reference machine), which would otherwise be paid by every run, on its critical path and
-out of the burst's CPU budget (see docs/benchmarks.md).
+With LocalExecutor every task runs in a process forked from one of the executor's worker
+processes, which the scheduler forks when it starts. A forked child shares every module its
+parent had already imported; whatever it imports itself, it pays for on every task. ``main_etl``
+needs pandas and redshift_connector (~1.5 s of imports on this project's 2-core reference
+machine), which would otherwise be paid by every run, on its critical path and out of the
+burst's CPU budget (see docs/benchmarks.md).
 
 Airflow imports every ``.py`` file in the plugins folder when it loads plugins; the scheduler does
-that (``Job.prepare_for_execution`` → listener manager → plugins) before its executor starts the
-worker processes. This module imports the heavy modules only in the processes that fork tasks
-(``airflow scheduler``, ``airflow celery worker``): the webserver, the CLI, the DAG file and the
-task processes themselves stay as light as before. It defines no plugin class and changes no
-behaviour: a failed preload is logged and the task imports the module itself, as it would anyway.
+that (``Job.prepare_for_execution`` -> listener manager -> plugins) before its executor starts the
+worker processes. This module imports the heavy modules only in ``airflow scheduler``: the
+webserver, the CLI, the DAG file and the task processes themselves stay as light as before.
+(A Celery worker would profit only if it loaded plugins before its pool forks; not verified,
+so it is left out.) It defines no plugin class and changes no behaviour: a failed preload is
+logged and the task imports the module itself, as it would anyway.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ TASK_RUNTIME_MODULES = (
 
 
 def forks_tasks(argv: list[str]) -> bool:
-    """True for the Airflow commands whose process forks the task processes."""
-    command = [a for a in argv[1:3] if not a.startswith("-")]
-    return command[:1] == ["scheduler"] or command == ["celery", "worker"]
+    """True for ``airflow scheduler``, whose LocalExecutor workers fork the task processes."""
+    command = [a for a in argv[1:2] if not a.startswith("-")]
+    return command == ["scheduler"]
 
 
 def preload(modules: tuple[str, ...] = TASK_RUNTIME_MODULES) -> list[str]:

@@ -1,5 +1,5 @@
-"""plugins/rest_trigger_preload.py warms pandas and the driver only in the processes that fork
-tasks (the scheduler, a Celery worker); everywhere else importing it must stay free."""
+"""plugins/rest_trigger_preload.py warms pandas and the driver only in the process that forks
+LocalExecutor's tasks (the scheduler); everywhere else importing it must stay free."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # n
     [
         (["/venv/bin/airflow", "scheduler"], True),
         (["/venv/lib/airflow/__main__.py", "scheduler", "--skip-serve-logs"], True),
-        (["/venv/bin/airflow", "celery", "worker"], True),
+        (["/venv/bin/airflow", "celery", "worker"], False),
         (["/venv/bin/airflow", "webserver"], False),
         (["/venv/bin/airflow", "tasks", "run", "rest-trigger", "main_etl", "r1"], False),
         (["/venv/bin/airflow", "dags", "report"], False),
