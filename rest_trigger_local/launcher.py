@@ -90,6 +90,7 @@ class Launcher:
             ("AIRFLOW_PORT", s.airflow_port),
             ("WAREHOUSE_PORT", s.warehouse_port),
             ("LOCAL_PG_PORT", s.pg_port),
+            ("AIRFLOW_LOG_SERVER_PORT", s.log_server_port),
         ):
             if name == "LOCAL_PG_PORT" and self.pg is not None and self.pg.is_running():
                 continue

@@ -18,6 +18,7 @@ class Settings:
     airflow_host: str
     airflow_port: int
     pg_port: int
+    log_server_port: int
     warehouse_port: int
     warehouse_db: str
     warehouse_user: str
@@ -36,6 +37,8 @@ class Settings:
             airflow_host=env.get("AIRFLOW_HOST", "127.0.0.1"),
             airflow_port=int(env.get("AIRFLOW_PORT", "8080")),
             pg_port=int(env.get("LOCAL_PG_PORT", "5433")),
+            # The scheduler serves task logs to the webserver on this port (Airflow's 8793).
+            log_server_port=int(env.get("AIRFLOW_LOG_SERVER_PORT", "8793")),
             warehouse_port=int(env.get("WAREHOUSE_PORT", "5439")),
             warehouse_db=env.get("WAREHOUSE_DB", "dev"),
             # Local-only defaults, named in the README; never used for a real warehouse.
@@ -107,6 +110,7 @@ def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, 
             "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": settings.airflow_host,
             "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(settings.airflow_port),
             "AIRFLOW__WEBSERVER__BASE_URL": settings.base_url,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.log_server_port),
             # A connection already in the environment (a real Redshift) wins over the local one.
             "AIRFLOW_CONN_REDSHIFT_DEFAULT": env.get("AIRFLOW_CONN_REDSHIFT_DEFAULT")
             or settings.warehouse_conn_json,
