@@ -265,7 +265,9 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def run() -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())  # pgserver's platformdirs
+    # Both explicitly: a shell that starts `make run` in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     launcher = Launcher(Settings.from_env())
     started = time.monotonic()
     try:

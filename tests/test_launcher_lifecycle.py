@@ -1,7 +1,9 @@
-"""`make run`'s lifecycle: SIGTERM stops everything it started, and a second start reuses the
-state folder (no new cluster, no re-seed, earlier runs still there)."""
+"""`make run`'s lifecycle: SIGTERM and Ctrl-C's SIGINT stop everything it started, and a second
+start reuses the state folder (no new cluster, no re-seed, earlier runs still there)."""
 
 from __future__ import annotations
+
+import signal
 
 import pytest
 
@@ -33,6 +35,7 @@ def test_stop_leaves_nothing_and_restart_reuses_state() -> None:
         assert second.get("/dags/rest-trigger/dagRuns/before-restart").json()["state"] == "success"
         assert second.xcom("before-restart", "main_etl")["dag_run_id"] == "before-restart"
     finally:
-        leftovers = stop_stack(second)
+        # SIGINT, even though the test runner may have started it with SIGINT ignored.
+        leftovers = stop_stack(second, signal.SIGINT)
     assert second.process.returncode == 0
     assert leftovers == []
