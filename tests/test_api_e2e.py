@@ -155,6 +155,18 @@ def test_missing_or_wrong_credentials_are_refused(airflow_stack, auth) -> None:
     assert airflow_stack.get(f"{RUNS}/e2e-unauthorised").status_code == 404
 
 
+def test_a_remembered_login_does_not_open_the_door_to_other_passwords(airflow_stack) -> None:
+    """plugins/rest_trigger_api/cached_basic_auth.py remembers admin/admin after one success;
+    a wrong password for the same user must still be refused, every time."""
+    for _ in range(3):
+        assert airflow_stack.get("/dags/rest-trigger").status_code == 200
+        assert airflow_stack.get("/dags/rest-trigger", auth=("admin", "admin ")).status_code in (
+            401,
+            403,
+        )
+        assert airflow_stack.get("/dags/rest-trigger", auth=("admin", "")).status_code in (401, 403)
+
+
 @pytest.mark.parametrize(
     ("run_id", "conf", "reason"),
     [

@@ -1,0 +1,69 @@
+"""The API's basic-auth backend: what it remembers and for how long (plain functions), and that
+Airflow runs with it (its module is what airflow.cfg names)."""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+from pathlib import Path
+
+from rest_trigger_api.cached_basic_auth import VerifiedLogins
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_login_is_remembered_for_the_ttl_only() -> None:
+    clock = Clock()
+    logins = VerifiedLogins(ttl=60, clock=clock)
+    logins.remember("admin", "s3cret", 7)
+    assert logins.user_id("admin", "s3cret") == 7
+    clock.now += 59.9
+    assert logins.user_id("admin", "s3cret") == 7
+    clock.now += 0.2
+    assert logins.user_id("admin", "s3cret") is None
+    assert len(logins) == 0  # the expired entry is dropped
+
+
+def test_only_the_exact_pair_matches() -> None:
+    logins = VerifiedLogins()
+    logins.remember("admin", "s3cret", 7)
+    assert logins.user_id("admin", "wrong") is None
+    assert logins.user_id("other", "s3cret") is None
+    assert logins.user_id("admin\0s3", "cret") is None  # the separator cannot be forged
+    assert logins.user_id("admin", "s3cret ") is None
+
+
+def test_neither_password_nor_a_portable_hash_is_kept() -> None:
+    one, two = VerifiedLogins(), VerifiedLogins()
+    one.remember("admin", "s3cret", 7)
+    two.remember("admin", "s3cret", 7)
+    (key_one,) = one._entries
+    (key_two,) = two._entries
+    assert b"s3cret" not in key_one
+    assert key_one != key_two  # keyed per process: useless outside it
+
+
+def test_size_is_bounded() -> None:
+    clock = Clock()
+    logins = VerifiedLogins(ttl=60, max_entries=3, clock=clock)
+    for n in range(10):
+        logins.remember(f"user{n}", "pw", n)
+        assert len(logins) <= 3
+    assert logins.user_id("user9", "pw") == 9
+
+
+def test_airflow_cfg_names_this_backend_first() -> None:
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(Path(__file__).resolve().parents[1] / "airflow.cfg")
+    backends = [b.strip() for b in cfg["api"]["auth_backends"].split(",")]
+    assert backends[0] == "rest_trigger_api.cached_basic_auth"
+    module = importlib.import_module(backends[0])
+    assert callable(module.init_app) and callable(module.requires_authentication)
