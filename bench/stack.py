@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,17 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rest_trigger_local.ports import free_port
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 600
 ADMIN = ("admin", "admin")  # the launcher's local-only default
 
 MODULES = {"project": "rest_trigger_local", "stock": "bench.stock_stack"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

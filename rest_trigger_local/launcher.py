@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import urllib.request
 import warnings
 from typing import IO
 
+from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import Settings, airflow_env, install_secrets
 
 STOP_GRACE_SECONDS = 20
@@ -34,16 +34,6 @@ class LaunchError(RuntimeError):
 
 def _say(message: str) -> None:
     print(f"[make run] {message}", flush=True)
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _json_list(output: str) -> list[dict]:
@@ -94,7 +84,7 @@ class Launcher:
         ):
             if name == "LOCAL_PG_PORT" and self.pg is not None and self.pg.is_running():
                 continue
-            if not _port_free("127.0.0.1", port):
+            if not port_is_free("127.0.0.1", port):
                 raise LaunchError(f"port {port} is in use; set {name} to another port")
 
     def _start_databases(self) -> None:
