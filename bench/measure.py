@@ -124,6 +124,15 @@ def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:
     return {k: summary([row[k] for row in rows if k in row]) for k in keys}
 
 
+def _run_to_end(client: Client, db: Any, run_id: str) -> tuple[Posted, dict[str, Any]]:
+    """POST one run, wait for it to end (polling the metadata DB), return the POST and the run."""
+    posted = client.trigger(run_id)
+    if posted.status != 200:
+        raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
+    client.wait(run_id, db, timeout=600)
+    return posted, client.run(run_id)
+
+
 def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     """Sequential runs: POST, wait for the end, next. POST to success is measured with the
     run's end_date (set by the scheduler when it marks the run a success) minus the moment the
@@ -138,11 +147,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     load = loadavg()
     for i in range(warmup + runs):
         run_id = f"{prefix}-{i}"
-        posted = client.trigger(run_id)
-        if posted.status != 200:
-            raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-        client.wait(run_id, db, timeout=600)
-        run = client.run(run_id)
+        posted, run = _run_to_end(client, db, run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
             total = client.xcom_total(run_id)
@@ -296,11 +301,7 @@ def scale(
         prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
         for i in range(runs):
             run_id = f"{prefix}-{i}"
-            posted = client.trigger(run_id)
-            if posted.status != 200:
-                raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-            client.wait(run_id, db, timeout=600)
-            run = client.run(run_id)
+            _, run = _run_to_end(client, db, run_id)
             tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
             etl = tis["main_etl"]
             if run["state"] == "success":
