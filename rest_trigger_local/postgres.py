@@ -98,6 +98,10 @@ class EmbeddedPostgres:
         return True
 
     def is_running(self) -> bool:
+        # No cluster yet means nothing runs; asking pg_ctl would run it as a user init() has
+        # not created yet (on a fresh machine, as root).
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
         return (
             self._run(_bin("pg_ctl"), "-D", str(self.data_dir), "status", check=False).returncode
             == 0
