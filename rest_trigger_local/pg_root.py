@@ -103,8 +103,8 @@ def reachable_binaries(user: str, installed: Path, fallback: Path) -> Path:
     binaries = target / "bin"
     if not can_reach(user, binaries / "postgres"):
         raise RootSetupError(
-            f"user {user!r} cannot execute {installed / 'postgres'} (a folder above it is private)"
-            f" nor the copy in {binaries}; make {fallback} reachable, or set"
+            f"user {user!r} cannot execute {installed / 'postgres'} (a folder above it is"
+            f" private) nor the copy in {binaries}; make {fallback} reachable, or set"
             " REST_TRIGGER_PG_FALLBACK_DIR to a folder it can reach"
         )
     return binaries

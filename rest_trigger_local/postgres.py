@@ -108,8 +108,8 @@ class EmbeddedPostgres:
     def _relocate(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             raise pg_root.RootSetupError(
-                f"the cluster in {self.data_dir} cannot be reached by user {self.user!r} (a"
-                " folder above it is private); move it to a folder that user can reach, or"
+                f"the cluster in {self.data_dir} cannot be reached by user {self.user!r} (it or"
+                " a folder above it is private); move it to a folder that user can reach, or"
                 " start over with an empty state folder"
             )
         target = pg_root.relocated_data_dir(self.data_dir, self.fallback_dir)
@@ -130,8 +130,8 @@ class EmbeddedPostgres:
         self.location_file.write_text(f"{target}\n")
         self.cluster_dir = target
         self.notes.append(
-            f"user {self.user!r} cannot reach {self.data_dir.parent} (a folder above it is"
-            f" private), so the embedded PostgreSQL keeps its data in {target}"
+            f"user {self.user!r} cannot reach {self.data_dir.parent} (it or a folder above"
+            f" it is private), so the embedded PostgreSQL keeps its data in {target}"
             f" (written to {self.location_file})"
         )
 
