@@ -8,8 +8,6 @@ import json
 import pytest
 import requests
 
-pytestmark = pytest.mark.e2e
-
 LIMIT = 64 * 1024
 RUNS = "/dags/rest-trigger/dagRuns"
 CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
@@ -21,7 +19,23 @@ def padded_trigger(run_id: str, size: int) -> bytes:
     return body + b" " * (size - len(body))
 
 
+def test_make_run_and_the_compose_stack_use_the_one_webserver_config() -> None:
+    import configparser
+
+    from tests.fixtures.compose import PROJECT_DIR, load_compose
+
+    cfg = configparser.RawConfigParser()
+    cfg.read(PROJECT_DIR / "airflow.cfg")
+    assert cfg["webserver"]["config_file"] == "${REST_TRIGGER_HOME}/webserver_config.py"
+    required = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__WEBSERVER__SECRET_KEY")
+    env = dict.fromkeys((*required, "AIRFLOW_CONN_REDSHIFT_DEFAULT"), "x")
+    services = load_compose(env)["services"]
+    mount = "./webserver_config.py:/opt/airflow/webserver_config.py:ro"
+    assert mount in services["airflow-webserver"]["volumes"]
+
+
 # 983,041 to 1,048,575 bytes were Airflow's 500s; the others bracket the limits.
+@pytest.mark.e2e
 @pytest.mark.parametrize("size", [LIMIT + 1, 983_041, 1_000_000, 1_048_575, 1_048_577, 5_000_000])
 @pytest.mark.parametrize("auth", [("admin", "admin"), None], ids=["login", "no-login"])
 def test_oversized_body_is_413_problem_and_creates_nothing(airflow_stack, size, auth) -> None:
@@ -42,6 +56,7 @@ def test_oversized_body_is_413_problem_and_creates_nothing(airflow_stack, size, 
     assert airflow_stack.get(f"{RUNS}/{run_id}").status_code == 404
 
 
+@pytest.mark.e2e
 def test_a_body_of_exactly_the_limit_is_accepted(airflow_stack) -> None:
     response = requests.post(
         f"{airflow_stack.api}{RUNS}",
@@ -54,6 +69,7 @@ def test_a_body_of_exactly_the_limit_is_accepted(airflow_stack) -> None:
     assert airflow_stack.wait_for_run("size-at-limit")["state"] == "success"
 
 
+@pytest.mark.e2e
 def test_the_ui_login_form_has_the_same_limit(airflow_stack) -> None:
     response = requests.post(
         f"{airflow_stack.base_url}/login/", data={"username": "a" * LIMIT}, timeout=60
