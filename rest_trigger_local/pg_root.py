@@ -85,29 +85,52 @@ def make_folder(path: Path) -> None:
 def reachable_binaries(user: str, installed: Path, fallback: Path) -> Path:
     """The bin folder of PostgreSQL the user can execute: the venv's, or a copy under
     ``fallback`` (made once per installed build) when the venv lies in a private folder."""
-    if can_reach(user, installed / "postgres"):
-        return installed
-    source = installed.parent  # pginstall: bin/, lib/, share/ (the binaries find lib/ from bin/)
-    key = hashlib.sha256(str(source).encode()).hexdigest()[:12]
-    target = fallback / f"pginstall-{key}"
+    binaries = installed
+    if not can_reach(user, installed / "postgres"):
+        binaries = _copy_of_binaries(installed, fallback)
+        if not can_reach(user, binaries / "postgres"):
+            raise RootSetupError(
+                f"user {user!r} cannot execute {installed / 'postgres'} (a folder above it is"
+                f" private) nor the copy in {binaries}; make {fallback} reachable, or set"
+                " REST_TRIGGER_PG_FALLBACK_DIR to a folder it can reach"
+            )
+    # initdb and pg_ctl load the wheel's libpq: a copy that lost it fails here, clearly.
+    for name in ("postgres", "initdb", "pg_ctl"):
+        result = subprocess.run(
+            [str(binaries / name), "--version"],
+            user=user, capture_output=True, text=True, timeout=30, cwd="/",
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RootSetupError(
+                f"user {user!r} cannot run {binaries / name}: {result.stderr.strip()}"
+            )
+    return binaries
+
+
+def _copy_of_binaries(installed: Path, fallback: Path) -> Path:
+    """Copy the wheel's PostgreSQL (site-packages/pgserver/pginstall) and the libraries its
+    binaries load through a relative RPATH ($ORIGIN/../../../pgserver.libs), keeping that
+    layout, under ``fallback``; once per installed build. Returns the copy's bin folder."""
+    pginstall = installed.parent
+    package = pginstall.parent  # site-packages/pgserver
+    key = hashlib.sha256(str(pginstall).encode()).hexdigest()[:12]
+    target = fallback / f"pgserver-{key}"
     if not target.exists():
         make_folder(fallback)
-        staging = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=fallback))
+        staging = Path(tempfile.mkdtemp(prefix=".pgserver-", dir=fallback))
         try:
-            shutil.copytree(source, staging / "pginstall", symlinks=True)
-            staging.chmod(0o755)
+            tree = staging / "tree"
+            shutil.copytree(pginstall, tree / package.name / pginstall.name, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.exists():
+                shutil.copytree(libs, tree / libs.name, symlinks=True)
+            for folder in (tree, tree / package.name):  # made here by copytree: open them
+                folder.chmod(0o755)
             with contextlib.suppress(OSError):  # a launcher beside us was faster: use its copy
-                (staging / "pginstall").rename(target)
+                tree.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    binaries = target / "bin"
-    if not can_reach(user, binaries / "postgres"):
-        raise RootSetupError(
-            f"user {user!r} cannot execute {installed / 'postgres'} (a folder above it is"
-            f" private) nor the copy in {binaries}; make {fallback} reachable, or set"
-            " REST_TRIGGER_PG_FALLBACK_DIR to a folder it can reach"
-        )
-    return binaries
+    return target / package.name / pginstall.name / installed.name
 
 
 def relocated_data_dir(requested: Path, fallback: Path) -> Path:

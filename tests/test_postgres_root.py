@@ -166,3 +166,35 @@ def test_a_bad_user_name_is_refused_before_anything_changes(name, tmp_path) -> N
     with pytest.raises(ValueError, match="REST_TRIGGER_PG_USER"):
         Settings.from_env(env)
     assert not (tmp_path / "state").exists()
+
+
+@root_only
+def test_binaries_in_a_private_venv_are_used_from_a_copy(new_user) -> None:
+    """A checkout (and its .venv) in a private folder: the user cannot execute the wheel's
+    PostgreSQL there, so a copy with the libraries its RPATH names is made, and it runs."""
+    import pgserver
+
+    site_packages = Path(pgserver.__file__).parent.parent
+    private = Path(os.path.realpath(tempfile.mkdtemp(prefix="rest-trigger-private-venv-")))
+    fallback = open_temp_folder("rest-trigger-test-fallback-")
+    try:
+        for name in ("pgserver/pginstall", "pgserver.libs"):
+            shutil.copytree(site_packages / name, private / name, symlinks=True)
+        pg_root.ensure_user(new_user)
+        installed = private / "pgserver" / "pginstall" / "bin"
+        assert not pg_root.can_reach(new_user, installed / "initdb")
+        before = modes(installed)
+        binaries = pg_root.reachable_binaries(new_user, installed, fallback)
+        assert binaries.is_relative_to(fallback)
+        version = subprocess.run(
+            [str(binaries / "initdb"), "--version"], user=new_user, cwd="/",
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert version.returncode == 0, version.stderr
+        assert "16.2" in version.stdout
+        # Made once: a second call finds the copy.
+        assert pg_root.reachable_binaries(new_user, installed, fallback) == binaries
+        assert modes(installed) == before
+    finally:
+        shutil.rmtree(private)
+        shutil.rmtree(fallback)
