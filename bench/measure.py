@@ -15,7 +15,7 @@ from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
 from bench.stack import ADMIN, PROJECT_DIR, Stack
 from bench.stats import loadavg, summary
 
-CHAINS = {"pusher": None, "puller": "pusher", "main_etl": None}
+CHAINS = {"pusher": None, "main_etl": "pusher"}
 
 
 def _count_sql() -> str:

@@ -41,7 +41,7 @@ pytestmark = [
 ]
 
 CONF = {"gid": 3, "sid": 5, "date_start": "2024-06-01", "date_end": "2024-06-30"}
-TASKS = ("pusher", "puller", "main_etl")
+TASKS = ("pusher", "main_etl")
 
 
 def _start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:

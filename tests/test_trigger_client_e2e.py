@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
 RUNS = "/dags/rest-trigger/dagRuns"
-# Airflow accepts it (both are dates) and main_etl refuses it: the run fails, with a reason.
+# Airflow accepts it (both are dates) and pusher refuses it: the run fails, with a reason.
 BACKWARDS = ["--gid", "42", "--sid", "7", "--start", "2024-02-01", "--end", "2024-01-31"]
 BACKWARDS_REASON = (
     "AirflowFailException: invalid conf: date_start 2024-02-01 is after date_end 2024-01-31"
@@ -87,17 +87,16 @@ def test_cli_waits_and_reports_the_total(airflow_stack) -> None:
     assert summary["dag_run_id"] == "client-cli-ok"
     out = result.stdout.splitlines()
     assert out[0].startswith("run client-cli-ok success after ")
-    assert [line.split()[:2] for line in out[1:4]] == [
+    assert [line.split()[:2] for line in out[1:3]] == [
         ["pusher", "success"],
-        ["puller", "success"],
         ["main_etl", "success"],
     ]
-    assert out[4] == f"total: {summary['total']}  (gid 42, sid 7, 2024-01-01..2024-03-31)"
+    assert out[3] == f"total: {summary['total']}  (gid 42, sid 7, 2024-01-01..2024-03-31)"
     # Not a terminal: progress is plain lines on stderr, one per change, ending in success.
     progress = result.stderr.strip().splitlines()
     assert "\x1b[" not in result.stderr
     assert all(line.startswith("[") and " s] run " in line for line in progress)
-    assert all(" | pusher " in s and " | puller " in s and " | main_etl " in s for s in progress)
+    assert all(" | pusher " in s and " | main_etl " in s for s in progress)
     assert progress[0].split("] ", 1)[1].startswith(("run queued", "run running"))
     assert progress[-1].split("] ", 1)[1].startswith("run success | pusher success")
 
@@ -138,10 +137,10 @@ def test_cli_live_progress_on_a_terminal(airflow_stack) -> None:
         os.close(controller)
     assert process.returncode == ExitCode.OK, screen.decode(errors="replace")
     drawn = screen.decode(errors="replace")
-    assert "\x1b[4F" in drawn  # back up over the 4-line block (run + 3 tasks) to redraw it
-    last_block = drawn.rsplit("\x1b[4F", 1)[1]
+    assert "\x1b[3F" in drawn  # back up over the 3-line block (run + 2 tasks) to redraw it
+    last_block = drawn.rsplit("\x1b[3F", 1)[1]
     assert "run client-cli-tty: success" in last_block
-    for task in ("pusher", "puller", "main_etl"):
+    for task in ("pusher", "main_etl"):
         assert f"[ok] {task}" in last_block
     assert stdout.startswith("run client-cli-tty success")
 
@@ -213,11 +212,11 @@ def test_cli_failed_run_shows_the_reason_and_log_tail(airflow_stack) -> None:
     result = cli(airflow_stack, *BACKWARDS, "--run-id", "client-cli-failed", "--wait")
     assert result.returncode == ExitCode.RUN_FAILED
     assert result.stdout.startswith("run client-cli-failed failed after ")
-    assert f"main_etl failed (try 1): {BACKWARDS_REASON}" in result.stdout
-    tail = result.stdout.split("--- the end of main_etl's log (try 1) ---\n", 1)[1]
+    assert f"pusher failed (try 1): {BACKWARDS_REASON}" in result.stdout
+    tail = result.stdout.split("--- the end of pusher's log (try 1) ---\n", 1)[1]
     assert f"airflow.exceptions.{BACKWARDS_REASON}" in tail  # the log, as the API serves it
     assert error_line(result) == (
-        f"rest-trigger: error: run 'client-cli-failed' failed: main_etl: {BACKWARDS_REASON}"
+        f"rest-trigger: error: run 'client-cli-failed' failed: pusher: {BACKWARDS_REASON}"
     )
 
 
@@ -247,7 +246,6 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
     assert result.total == result.summary["total"]
     assert [(t.task_id, t.state) for t in result.tasks] == [
         ("pusher", "success"),
-        ("puller", "success"),
         ("main_etl", "success"),
     ]
     assert not seen[0].finished and seen[-1].finished
@@ -275,7 +273,7 @@ def test_api_failed_run_raises_with_reason(airflow_stack) -> None:
     assert failed.value.exit_code == ExitCode.RUN_FAILED
     [failure] = failed.value.result.failures
     assert (failure.task_id, failure.try_number, failure.reason) == (
-        "main_etl",
+        "pusher",
         1,
         BACKWARDS_REASON,
     )
