@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -186,3 +187,32 @@ def test_demo_data_has_every_message_kind_and_rows_with_no_user(warehouse) -> No
     # Membership events are a minority, but enough to move every example's total.
     assert 0.04 < shares["JOINED"] < 0.08 and 0.02 < shares["LEFT"] < 0.06, shares
     assert 0.01 < no_user < 0.03, no_user
+
+
+def test_the_readmes_example_total_is_what_the_default_demo_data_gives(warehouse) -> None:
+    """README.md quotes the example's total; it must be what `make run`'s demo data gives,
+    counted here by the test's own arithmetic over the raw rows."""
+    readme = (activity_rows.PROJECT_DIR / "README.md").read_text()
+    quoted = {int(n) for n in re.findall(r'"gid": 42, "sid": 7, [^}]*"total": (\d+)\}', readme)}
+    assert len(quoted) == 1, quoted
+    conn = warehouse.psycopg_connect()
+    try:
+        local_warehouse.seed(conn)  # the defaults make run seeds
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT a.dim_user_id, a.message, a.activity_date FROM fact_user_activity a"
+                " WHERE a.dim_site_id = 7 AND a.dim_account_id IN"
+                " (SELECT dim_account_id FROM dim_account WHERE global_id = 42)"
+            )
+            rows = cur.fetchall()
+        conn.rollback()
+    finally:
+        conn.close()
+    counted = sum(
+        1
+        for user, message, day in rows
+        if user is not None
+        and message not in (None, *activity_rows.EXCLUDED)
+        and dt.date(2024, 1, 1) <= day <= dt.date(2024, 3, 31)
+    )
+    assert quoted == {counted}
