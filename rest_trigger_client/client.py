@@ -154,6 +154,12 @@ class RestTriggerClient:
             )
         if status == 404:
             return ApiError(f"{subject} not found (HTTP 404): {detail}", status)
+        if status == 429:
+            wait = (exc.headers or {}).get("Retry-After", "?")
+            return BadCredentials(
+                f"Airflow refuses logins for user {self.settings.username!r} for {wait} s after "
+                "too many failed ones (HTTP 429): check AIRFLOW_USERNAME / AIRFLOW_PASSWORD"
+            )
         if status == 409:
             return RunIdConflict(f"{subject}: {detail}")
         return ApiError(f"Airflow answered HTTP {status} for {subject}: {detail}", status)
@@ -182,6 +188,12 @@ class RestTriggerClient:
                 update_mask=["is_paused"],
             )
         except ApiException as exc:
+            if exc.status == 403:
+                raise DagPaused(
+                    f"DAG {self.dag_id!r} is paused and user {self.settings.username!r} may not "
+                    "unpause it (HTTP 403): unpause it in the UI, or with an account that may "
+                    "edit the DAG"
+                ) from None
             raise self._error(exc, f"unpausing DAG {self.dag_id!r}") from None
 
     # -- triggering ------------------------------------------------------------------------
