@@ -175,8 +175,24 @@ class RestTriggerClient:
                     f"DAG {self.dag_id!r} not found at {self.settings.base_url} (HTTP 404): "
                     "is the DAG file deployed and free of import errors?"
                 ) from None
+            if exc.status == 403 and self._logged_in():
+                # Airflow checks permission before existence: a role limited to some DAGs
+                # (the caller's) gets 403 for any other name, existing or not.
+                raise DagNotFound(
+                    f"DAG {self.dag_id!r} not found at {self.settings.base_url}, or user "
+                    f"{self.settings.username!r} may not see it (HTTP 403)"
+                ) from None
             raise self._error(exc, f"DAG {self.dag_id!r}") from None
         return bool(dag.get("is_paused"))
+
+    def _logged_in(self) -> bool:
+        """Whether the credentials are accepted (listing DAGs needs only a login that may read
+        some DAG): tells a refused login from a refused DAG, both 403."""
+        try:
+            self._dags.get_dags(limit=1)
+        except ApiException:
+            return False
+        return True
 
     def unpause(self) -> None:
         try:
