@@ -3,8 +3,10 @@
 #
 # Keep this tag in step with requirements.lock: its apache-airflow pin must equal the tag's
 # Airflow version and the lock's `--python-version` the tag's Python (tests/test_compose.py
-# checks both).
-FROM apache/airflow:2.11.2-python3.11
+# checks both). AIRFLOW_BASE_IMAGE names another image with the same contract, e.g. the local
+# stand-in docker/offline/build.sh makes where no registry answers.
+ARG AIRFLOW_BASE_IMAGE=apache/airflow:2.11.2-python3.11
+FROM ${AIRFLOW_BASE_IMAGE}
 
 # The same lock `make venv` installs, installed as the airflow user (the image's own rule: no
 # root pip, no _PIP_ADDITIONAL_REQUIREMENTS at start-up). The lock pins every package, so its

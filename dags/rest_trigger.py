@@ -2,8 +2,9 @@
 ### rest-trigger
 
 Counts one site's user activity for the accounts of one global id over a date range, in the
-warehouse (Amazon Redshift; locally a PostgreSQL stand-in), and records the total in
-`rest_trigger_results`, one row per run.
+warehouse (Amazon Redshift; locally a PostgreSQL stand-in), leaving out membership events
+(`JOINED`, `LEFT`) and rows with no user, and records the total in `rest_trigger_results`, one
+row per run.
 
 Started over the REST API, never on a schedule:
 
@@ -15,17 +16,19 @@ POST /api/v1/dags/rest-trigger/dagRuns
 
 | task | does |
 | --- | --- |
-| `pusher` | pushes the run's `gid` to XCom under the key `global_id` |
-| `puller` | pulls `global_id` from `pusher` and returns it |
-| `main_etl` | checks the conf, runs `include/sql/count_user_activity.sql` (bound parameters), \
-loads the total into `rest_trigger_results`, returns the summary |
+| `pusher` | checks the run (what the params below cannot), pushes `gid` to XCom under the key \
+`global_id` |
+| `main_etl` | pulls `global_id` from `pusher`, runs `include/sql/count_user_activity.sql` \
+(bound parameters) into a pandas DataFrame, loads the total into `rest_trigger_results`, \
+returns the summary |
 
+`pusher >> main_etl`: the gid `main_etl` counts for is the one `pusher` handed over.
 `main_etl`'s summary, `{dag_run_id, gid, sid, date_start, date_end, total}`, is its
 `return_value` XCom.
 
 Wrong types, missing keys and impossible dates are refused with HTTP 400 by the params below.
-What a param cannot check (date order, a range over 366 days, unknown keys) fails `main_etl`
-at once, without retry, with a one-line reason; nothing is written then.
+What a param cannot check (date order, a range over 366 days, unknown keys) fails `pusher`
+at once, without retry, with a one-line reason; `main_etl` does not run and nothing is written.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from airflow.models.param import Param
 from rest_trigger_etl.run_conf import PARAM_SPECS
 
 WAREHOUSE_CONN_ID = "redshift_default"
+GLOBAL_ID_KEY = "global_id"  # the article's XCom key
 
 
 @dag(
@@ -61,11 +65,16 @@ WAREHOUSE_CONN_ID = "redshift_default"
 def rest_trigger() -> None:
     @task
     def pusher(**context: Any) -> None:
-        context["ti"].xcom_push(key="global_id", value=context["params"]["gid"])
+        from airflow.exceptions import AirflowFailException
 
-    @task
-    def puller(**context: Any) -> int:
-        return context["ti"].xcom_pull(key="global_id", task_ids="pusher")
+        from rest_trigger_etl.run_conf import InvalidRunConf, checked_request
+
+        try:
+            request = checked_request(context["params"], context["dag_run"].conf)
+        except InvalidRunConf as exc:
+            # Bad input does not get better on a retry.
+            raise AirflowFailException(f"invalid conf: {exc}") from None
+        context["ti"].xcom_push(key=GLOBAL_ID_KEY, value=request.gid)
 
     @task
     def main_etl(**context: Any) -> dict[str, Any]:
@@ -73,27 +82,26 @@ def rest_trigger() -> None:
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
         from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
-        from rest_trigger_etl.run_conf import InvalidRunConf, parse_run_conf
+        from rest_trigger_etl.run_conf import InvalidRunConf, request_from
 
-        dag_run = context["dag_run"]
+        gid = context["ti"].xcom_pull(key=GLOBAL_ID_KEY, task_ids="pusher")
         try:
-            request = parse_run_conf(dag_run.conf)
+            request = request_from(gid, context["params"])
         except InvalidRunConf as exc:
-            # Bad input does not get better on a retry.
-            raise AirflowFailException(f"invalid conf: {exc}") from None
+            raise AirflowFailException(f"invalid run: {exc}") from None
 
+        run_id = context["dag_run"].run_id
         conn = RedshiftSQLHook(redshift_conn_id=WAREHOUSE_CONN_ID).get_conn()
         try:
             total = total_from(count_activity(conn, request))
-            load_result(conn, dag_run.run_id, request, total)
+            load_result(conn, run_id, request, total)
         finally:
             conn.close()
-        summary = run_summary(dag_run.run_id, request, total)
+        summary = run_summary(run_id, request, total)
         logging.getLogger(__name__).info("total=%s summary=%s", total, summary)
         return summary
 
-    pusher() >> puller()
-    main_etl()
+    pusher() >> main_etl()
 
 
 rest_trigger()

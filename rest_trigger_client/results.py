@@ -10,7 +10,7 @@ from typing import Any
 
 TERMINAL_STATES = frozenset({"success", "failed"})
 # Airflow's stable order of the DAG's tasks, for display; unknown tasks follow, sorted.
-TASK_ORDER = ("pusher", "puller", "main_etl")
+TASK_ORDER = ("pusher", "main_etl")
 SUMMARY_TASK = "main_etl"
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rest_trigger_local import pg_root
+from rest_trigger_local.secret_files import write_new_secret
 
 SUPERUSER = "postgres"
 
@@ -152,11 +153,10 @@ class EmbeddedPostgres:
         self.cluster_dir.mkdir(parents=True, exist_ok=True)
         self.cluster_dir.chmod(0o700)  # the cluster folder: created here, PostgreSQL's rule
         if not self.password_file.exists():
-            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
-            self.password_file.chmod(0o600)
+            write_new_secret(self.password_file, secrets.token_urlsafe(24) + "\n")
         pwfile = self.cluster_dir.parent / ".initdb.password"  # initdb wants an empty data dir
-        pwfile.write_text(self.superuser_password + "\n")
-        pwfile.chmod(0o600)
+        pwfile.unlink(missing_ok=True)  # a crashed init's; never written through
+        write_new_secret(pwfile, self.superuser_password + "\n")
         if self.run_as:
             entry = pg_root.ensure_user(self.user)
             os.chown(self.cluster_dir, entry.pw_uid, entry.pw_gid)

@@ -7,6 +7,7 @@ against its warehouse container: ``python -m rest_trigger_local.warehouse --help
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -25,12 +26,18 @@ def apply_schema(conn: Any) -> None:
     conn.commit()
 
 
-def seeded_size(conn: Any) -> tuple[int, int] | None:
+def seed_digest() -> str:
+    """Names the demo data set's definition: a changed seed file means different rows."""
+    return hashlib.sha256((SQL_DIR / "seed_demo_data.sql").read_bytes()).hexdigest()
+
+
+def seeded_set(conn: Any) -> tuple[int, int, str | None] | None:
+    """(rows, accounts, seed digest) of the loaded demo data, or None."""
     with conn.cursor() as cur:
-        cur.execute("SELECT activity_rows, accounts FROM demo_data_info LIMIT 1")
+        cur.execute("SELECT activity_rows, accounts, seed_digest FROM demo_data_info LIMIT 1")
         row = cur.fetchone()
     conn.rollback()
-    return (int(row[0]), int(row[1])) if row else None
+    return (int(row[0]), int(row[1]), row[2]) if row else None
 
 
 def seed(conn: Any, rows: int = DEFAULT_ROWS, accounts: int = DEFAULT_ACCOUNTS) -> None:
@@ -39,15 +46,17 @@ def seed(conn: Any, rows: int = DEFAULT_ROWS, accounts: int = DEFAULT_ACCOUNTS) 
         raise ValueError("rows must be >= 0 and accounts >= 1")
     with conn.cursor() as cur:
         cur.execute(
-            (SQL_DIR / "seed_demo_data.sql").read_text(), {"rows": rows, "accounts": accounts}
+            (SQL_DIR / "seed_demo_data.sql").read_text(),
+            {"rows": rows, "accounts": accounts, "digest": seed_digest()},
         )
     conn.commit()
 
 
 def prepare(conn: Any, rows: int = DEFAULT_ROWS, accounts: int = DEFAULT_ACCOUNTS) -> bool:
-    """Schema always (idempotent), seed only when the loaded set differs. True if it seeded."""
+    """Schema always (idempotent), seed only when the loaded set differs in size or in the seed
+    file that made it. True if it seeded."""
     apply_schema(conn)
-    if seeded_size(conn) == (rows, accounts):
+    if seeded_set(conn) == (rows, accounts, seed_digest()):
         return False
     log.info("seeding %s activity rows over %s accounts", rows, accounts)
     seed(conn, rows, accounts)

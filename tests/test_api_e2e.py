@@ -8,6 +8,8 @@ import time
 import pytest
 import requests
 
+from tests.fixtures import activity_rows
+
 pytestmark = pytest.mark.e2e
 
 CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
@@ -15,20 +17,29 @@ RUNS = "/dags/rest-trigger/dagRuns"
 
 
 def independent_count(stack, gid: int, sid: int, start: str, end: str) -> int:
-    """The same question asked another way, straight from the warehouse with psycopg2."""
+    """The article's count by the test's own arithmetic: the site's raw rows for the gid's
+    accounts, read with psycopg2, filtered and counted in Python (not the project's SQL)."""
     conn = stack.warehouse()
     try:
         with conn.cursor() as cur:
+            cur.execute("SELECT dim_account_id FROM dim_account WHERE global_id = %s", (gid,))
+            accounts = [row[0] for row in cur.fetchall()]
             cur.execute(
-                "SELECT count(*) FROM fact_user_activity f WHERE f.dim_site_id = %s"
-                " AND f.activity_date >= %s::date AND f.activity_date <= %s::date"
-                " AND f.dim_account_id IN (SELECT d.dim_account_id FROM dim_account d"
-                " WHERE d.global_id = %s)",
-                (sid, start, end, gid),
+                "SELECT dim_user_id, message, activity_date::text FROM fact_user_activity"
+                " WHERE dim_site_id = %s AND dim_account_id = ANY(%s)",
+                (sid, accounts),
             )
-            return cur.fetchone()[0]
+            rows = cur.fetchall()
     finally:
         conn.close()
+    return sum(
+        1
+        for user, message, day in rows
+        if user is not None
+        and message is not None
+        and message not in activity_rows.EXCLUDED
+        and start <= day <= end
+    )
 
 
 def results_rows(stack, run_id: str) -> list[tuple]:
@@ -65,6 +76,25 @@ def test_dag_is_listed_and_not_paused(airflow_stack) -> None:
     assert airflow_stack.get("/importErrors").json()["total_entries"] == 0
 
 
+def test_banner_shows_the_local_defaults_and_a_caller_curl(airflow_stack) -> None:
+    """With the documented local-only defaults, the banner shows them; the curl it offers is
+    the caller's (test_security_e2e.py checks that other passwords are never shown)."""
+    banner = airflow_stack.output.read_text()
+    assert "UI login (people): admin / admin" in banner
+    assert "API login (other systems): caller / caller" in banner
+    assert f"curl -s -u caller:caller -X POST {airflow_stack.api}{RUNS}" in banner
+
+
+def test_the_default_caller_triggers_and_reads(airflow_stack) -> None:
+    response = airflow_stack.post(
+        RUNS, {"dag_run_id": "e2e-caller", "conf": CONF}, auth=airflow_stack.caller
+    )
+    assert response.status_code == 200, response.text
+    assert airflow_stack.wait_for_run("e2e-caller")["state"] == "success"
+    assert airflow_stack.get(f"{RUNS}/e2e-caller", auth=airflow_stack.caller).status_code == 200
+    assert airflow_stack.get("/connections", auth=airflow_stack.caller).status_code == 403
+
+
 def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     response = airflow_stack.trigger("e2e-success", CONF)
     assert response.status_code == 200, response.text
@@ -78,7 +108,12 @@ def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     assert expected > 0  # the demo data must make the example meaningful
     summary = airflow_stack.xcom("e2e-success", "main_etl")
     assert summary == {"dag_run_id": "e2e-success", **CONF, "total": expected}
-    assert airflow_stack.xcom("e2e-success", "puller") == CONF["gid"]
+    assert airflow_stack.xcom("e2e-success", "pusher", "global_id") == CONF["gid"]
+    tis = airflow_stack.get(f"{RUNS}/e2e-success/taskInstances").json()["task_instances"]
+    assert sorted((ti["task_id"], ti["state"]) for ti in tis) == [
+        ("main_etl", "success"),
+        ("pusher", "success"),
+    ]
     assert results_rows(airflow_stack, "e2e-success") == [
         (42, 7, "2024-01-01", "2024-03-31", expected)
     ]
@@ -86,6 +121,27 @@ def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     assert "SQL count_user_activity.sql" in log
     assert "parameters: (42, 7, '2024-01-01', '2024-03-31')" in log
     assert f"total={expected}" in log
+
+
+def test_known_rows_give_the_independent_total_through_the_api(airflow_stack) -> None:
+    """Rows of every message kind, boundary days and the days outside, another site, another
+    global id, two accounts of one global id and rows with no user, added beside the demo data;
+    the total the API returns is the one the test computes itself."""
+    conn = airflow_stack.warehouse()
+    try:
+        activity_rows.insert(conn, replace_all=False)
+    finally:
+        conn.close()
+    conf = activity_rows.CONF
+    assert airflow_stack.trigger("e2e-known-rows", conf).status_code == 200
+    assert airflow_stack.wait_for_run("e2e-known-rows")["state"] == "success"
+    total = activity_rows.expected_total(
+        activity_rows.GID, activity_rows.SITE, activity_rows.FEB_1, activity_rows.FEB_29
+    )
+    assert total > 0
+    assert airflow_stack.xcom("e2e-known-rows", "pusher", "global_id") == conf["gid"]
+    summary = airflow_stack.xcom("e2e-known-rows", "main_etl")
+    assert summary == {"dag_run_id": "e2e-known-rows", **conf, "total": total}
 
 
 def test_rerun_of_the_same_run_id_keeps_one_row(airflow_stack) -> None:
@@ -192,8 +248,13 @@ def test_what_params_cannot_check_fails_the_run_once_with_the_reason(
 ) -> None:
     assert airflow_stack.trigger(run_id, conf).status_code == 200
     assert airflow_stack.wait_for_run(run_id)["state"] == "failed"
-    ti = task_instance(airflow_stack, run_id, "main_etl")
+    ti = task_instance(airflow_stack, run_id, "pusher")
     assert ti["state"] == "failed"
     assert ti["try_number"] == 1  # AirflowFailException: no pointless retry
-    assert reason in task_log(airflow_stack, run_id, "main_etl", 1)
+    assert reason in task_log(airflow_stack, run_id, "pusher", 1)
+    assert task_instance(airflow_stack, run_id, "main_etl")["state"] == "upstream_failed"
+    no_gid = airflow_stack.get(
+        f"{RUNS}/{run_id}/taskInstances/pusher/xcomEntries/global_id"
+    ).status_code
+    assert no_gid == 404
     assert results_rows(airflow_stack, run_id) == []

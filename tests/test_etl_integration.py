@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
 from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
 from rest_trigger_etl.run_conf import RunRequest
 from rest_trigger_local import warehouse as local_warehouse
+from tests.fixtures import activity_rows
+from tests.fixtures.activity_rows import (
+    FEB_1,
+    FEB_29,
+    GID,
+    MESSAGES,
+    OTHER_GID,
+    OTHER_SITE,
+    ROWS,
+    SITE,
+    expected_total,
+)
 
 pytestmark = pytest.mark.integration
 
-REQUEST = RunRequest(gid=9, sid=3, date_start=dt.date(2024, 2, 1), date_end=dt.date(2024, 2, 29))
-# (dim_user_id, dim_account_id, dim_site_id, message, activity_date)
-ROWS = [
-    (1, 100, 3, "in: first day", dt.date(2024, 2, 1)),
-    (2, 100, 3, "in: last day", dt.date(2024, 2, 29)),
-    (3, 101, 3, "in: second account of gid 9", dt.date(2024, 2, 10)),
-    (4, 102, 3, "out: account of gid 8", dt.date(2024, 2, 10)),
-    (5, 100, 4, "out: other site", dt.date(2024, 2, 10)),
-    (6, 100, 3, "out: day before", dt.date(2024, 1, 31)),
-    (7, 101, 3, "out: day after", dt.date(2024, 3, 1)),
-    (8, 999, 3, "out: account with no dim row", dt.date(2024, 2, 10)),
-]
-ACCOUNTS = [(100, 9), (101, 9), (102, 8), (103, 9)]
-EXPECTED_TOTAL = 3
+REQUEST = RunRequest(gid=GID, sid=SITE, date_start=FEB_1, date_end=FEB_29)
+
+
+def expected(request: RunRequest) -> int:
+    return expected_total(request.gid, request.sid, request.date_start, request.date_end)
+
+
+def test_the_known_rows_hold_what_the_count_leaves_out() -> None:
+    # Three days x the four counted kinds; everything else at the site is left out.
+    assert expected(REQUEST) == 3 * 4
+    assert sum(1 for row in ROWS if row[2] == SITE) == len(MESSAGES) * 3 + 7
 
 
 @pytest.fixture
 def known_rows(warehouse):
     conn = warehouse.psycopg_connect()
     local_warehouse.apply_schema(conn)
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE fact_user_activity, dim_account, rest_trigger_results")
-        cur.executemany("INSERT INTO dim_account VALUES (%s, %s)", ACCOUNTS)
-        cur.executemany("INSERT INTO fact_user_activity VALUES (%s, %s, %s, %s, %s)", ROWS)
-    conn.commit()
+    activity_rows.insert(conn, replace_all=True)
     yield conn
     conn.close()
 
@@ -60,7 +66,27 @@ def test_known_rows_give_the_known_total(warehouse, known_rows) -> None:
     finally:
         conn.close()
     assert list(frame.columns) == ["total"]
-    assert total_from(frame) == EXPECTED_TOTAL
+    assert total_from(frame) == expected(REQUEST)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        RunRequest(gid=GID, sid=SITE, date_start=FEB_1, date_end=FEB_1),  # one boundary day
+        RunRequest(gid=GID, sid=SITE, date_start=FEB_29, date_end=dt.date(2024, 3, 1)),
+        RunRequest(gid=OTHER_GID, sid=SITE, date_start=FEB_1, date_end=FEB_29),
+        RunRequest(gid=GID, sid=OTHER_SITE, date_start=FEB_1, date_end=FEB_29),  # the other site
+        RunRequest(GID, SITE, dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
+        RunRequest(gid=77, sid=SITE, date_start=FEB_1, date_end=FEB_29),  # no such global id
+    ],
+    ids=["first-day", "last-day-and-after", "other-gid", "other-site", "whole-year", "no-gid"],
+)
+def test_every_slice_matches_the_independent_count(warehouse, known_rows, request_) -> None:
+    conn = warehouse.redshift_connect()
+    try:
+        assert total_from(count_activity(conn, request_)) == expected(request_)
+    finally:
+        conn.close()
 
 
 def test_hostile_string_is_bound_as_a_value_not_sql(warehouse, known_rows) -> None:
@@ -78,7 +104,7 @@ def test_hostile_string_is_bound_as_a_value_not_sql(warehouse, known_rows) -> No
         conn.close()
     with known_rows.cursor() as cur:
         cur.execute("SELECT count(*) FROM dim_account")
-        assert cur.fetchone()[0] == len(ACCOUNTS)
+        assert cur.fetchone()[0] == len(activity_rows.ACCOUNTS)
 
 
 def test_same_run_id_twice_leaves_one_row(warehouse, known_rows) -> None:
@@ -88,9 +114,7 @@ def test_same_run_id_twice_leaves_one_row(warehouse, known_rows) -> None:
         load_result(conn, "run-twice", REQUEST, 5)  # a re-run that saw new data
     finally:
         conn.close()
-    assert result_rows(known_rows, "run-twice") == [
-        (9, 3, dt.date(2024, 2, 1), dt.date(2024, 2, 29), 5)
-    ]
+    assert result_rows(known_rows, "run-twice") == [(GID, SITE, FEB_1, FEB_29, 5)]
 
 
 def test_failure_during_load_leaves_nothing_written(warehouse, known_rows) -> None:
@@ -115,8 +139,8 @@ def test_summary_is_json_serialisable() -> None:
     summary = run_summary("r1", REQUEST, 3)
     assert json.loads(json.dumps(summary)) == {
         "dag_run_id": "r1",
-        "gid": 9,
-        "sid": 3,
+        "gid": GID,
+        "sid": SITE,
         "date_start": "2024-02-01",
         "date_end": "2024-02-29",
         "total": 3,
@@ -139,5 +163,56 @@ def test_demo_seed_is_deterministic(warehouse) -> None:
         assert sums[0] == sums[1]
         assert sums[0][0] == 2000
         assert local_warehouse.prepare(conn, rows=2000, accounts=50) is False  # already seeded
+        with conn.cursor() as cur:  # as left by an older seed file
+            cur.execute("UPDATE demo_data_info SET seed_digest = 'older'")
+        conn.commit()
+        assert local_warehouse.prepare(conn, rows=2000, accounts=50) is True
     finally:
         conn.close()
+
+
+def test_demo_data_has_every_message_kind_and_rows_with_no_user(warehouse) -> None:
+    conn = warehouse.psycopg_connect()
+    try:
+        local_warehouse.seed(conn, rows=20000, accounts=50)
+        with conn.cursor() as cur:
+            cur.execute("SELECT message, count(*) FROM fact_user_activity GROUP BY message")
+            shares = {message: n / 20000 for message, n in cur.fetchall()}
+            cur.execute("SELECT count(*) FROM fact_user_activity WHERE dim_user_id IS NULL")
+            no_user = cur.fetchone()[0] / 20000
+        conn.rollback()
+    finally:
+        conn.close()
+    assert set(shares) == set(MESSAGES)
+    # Membership events are a minority, but enough to move every example's total.
+    assert 0.04 < shares["JOINED"] < 0.08 and 0.02 < shares["LEFT"] < 0.06, shares
+    assert 0.01 < no_user < 0.03, no_user
+
+
+def test_the_readmes_example_total_is_what_the_default_demo_data_gives(warehouse) -> None:
+    """README.md quotes the example's total; it must be what `make run`'s demo data gives,
+    counted here by the test's own arithmetic over the raw rows."""
+    readme = (activity_rows.PROJECT_DIR / "README.md").read_text()
+    quoted = {int(n) for n in re.findall(r'"gid": 42, "sid": 7, [^}]*"total": (\d+)\}', readme)}
+    assert len(quoted) == 1, quoted
+    conn = warehouse.psycopg_connect()
+    try:
+        local_warehouse.seed(conn)  # the defaults make run seeds
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT a.dim_user_id, a.message, a.activity_date FROM fact_user_activity a"
+                " WHERE a.dim_site_id = 7 AND a.dim_account_id IN"
+                " (SELECT dim_account_id FROM dim_account WHERE global_id = 42)"
+            )
+            rows = cur.fetchall()
+        conn.rollback()
+    finally:
+        conn.close()
+    counted = sum(
+        1
+        for user, message, day in rows
+        if user is not None
+        and message not in (None, *activity_rows.EXCLUDED)
+        and dt.date(2024, 1, 1) <= day <= dt.date(2024, 3, 31)
+    )
+    assert quoted == {counted}

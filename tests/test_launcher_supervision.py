@@ -33,7 +33,8 @@ IN_FLIGHT = 6
 
 
 def pid_of(stack, name: str) -> int:
-    return json.loads((stack.state_dir / "processes.json").read_text())[name]
+    entry = json.loads((stack.state_dir / "processes.json").read_text())[name]
+    return entry["pid"] if isinstance(entry, dict) else entry
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

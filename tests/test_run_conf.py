@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from rest_trigger_etl.run_conf import MAX_RANGE_DAYS, InvalidRunConf, RunRequest, parse_run_conf
+from rest_trigger_etl.run_conf import (
+    MAX_RANGE_DAYS,
+    InvalidRunConf,
+    RunRequest,
+    checked_request,
+    parse_run_conf,
+    request_from,
+)
 
 GOOD = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
 
@@ -68,3 +75,19 @@ def test_missing_keys_are_named() -> None:
 def test_empty_conf_is_refused() -> None:
     with pytest.raises(InvalidRunConf, match="missing"):
         parse_run_conf(None)
+
+
+def test_pusher_check_takes_values_from_params_and_keys_from_the_conf() -> None:
+    params = {**GOOD, "gid": 42}
+    assert checked_request(params, {**GOOD}) == parse_run_conf(GOOD)
+    # A key no Param declares is only visible in the raw conf.
+    with pytest.raises(InvalidRunConf, match="unknown conf key"):
+        checked_request(params, {**GOOD, "gid_typo": 1})
+    with pytest.raises(InvalidRunConf, match="is after"):
+        checked_request({**GOOD, "date_start": "2024-04-01"}, GOOD)
+
+
+def test_main_etl_request_uses_the_gid_from_xcom() -> None:
+    assert request_from(99, GOOD) == RunRequest(99, 7, dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    with pytest.raises(InvalidRunConf, match="no global_id"):
+        request_from(None, GOOD)

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
 RUNS = "/dags/rest-trigger/dagRuns"
-# Airflow accepts it (both are dates) and main_etl refuses it: the run fails, with a reason.
+# Airflow accepts it (both are dates) and pusher refuses it: the run fails, with a reason.
 BACKWARDS = ["--gid", "42", "--sid", "7", "--start", "2024-02-01", "--end", "2024-01-31"]
 BACKWARDS_REASON = (
     "AirflowFailException: invalid conf: date_start 2024-02-01 is after date_end 2024-01-31"
@@ -75,7 +75,8 @@ def paused_dag(airflow_stack) -> Iterator[None]:
 
 @pytest.fixture
 def client(airflow_stack) -> Iterator[RestTriggerClient]:
-    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as api:
+    """As other systems use it: with the caller account."""
+    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.caller) as api:
         yield api
 
 
@@ -87,17 +88,16 @@ def test_cli_waits_and_reports_the_total(airflow_stack) -> None:
     assert summary["dag_run_id"] == "client-cli-ok"
     out = result.stdout.splitlines()
     assert out[0].startswith("run client-cli-ok success after ")
-    assert [line.split()[:2] for line in out[1:4]] == [
+    assert [line.split()[:2] for line in out[1:3]] == [
         ["pusher", "success"],
-        ["puller", "success"],
         ["main_etl", "success"],
     ]
-    assert out[4] == f"total: {summary['total']}  (gid 42, sid 7, 2024-01-01..2024-03-31)"
+    assert out[3] == f"total: {summary['total']}  (gid 42, sid 7, 2024-01-01..2024-03-31)"
     # Not a terminal: progress is plain lines on stderr, one per change, ending in success.
     progress = result.stderr.strip().splitlines()
     assert "\x1b[" not in result.stderr
     assert all(line.startswith("[") and " s] run " in line for line in progress)
-    assert all(" | pusher " in s and " | puller " in s and " | main_etl " in s for s in progress)
+    assert all(" | pusher " in s and " | main_etl " in s for s in progress)
     assert progress[0].split("] ", 1)[1].startswith(("run queued", "run running"))
     assert progress[-1].split("] ", 1)[1].startswith("run success | pusher success")
 
@@ -138,10 +138,10 @@ def test_cli_live_progress_on_a_terminal(airflow_stack) -> None:
         os.close(controller)
     assert process.returncode == ExitCode.OK, screen.decode(errors="replace")
     drawn = screen.decode(errors="replace")
-    assert "\x1b[4F" in drawn  # back up over the 4-line block (run + 3 tasks) to redraw it
-    last_block = drawn.rsplit("\x1b[4F", 1)[1]
+    assert "\x1b[3F" in drawn  # back up over the 3-line block (run + 2 tasks) to redraw it
+    last_block = drawn.rsplit("\x1b[3F", 1)[1]
     assert "run client-cli-tty: success" in last_block
-    for task in ("pusher", "puller", "main_etl"):
+    for task in ("pusher", "main_etl"):
         assert f"[ok] {task}" in last_block
     assert stdout.startswith("run client-cli-tty success")
 
@@ -159,13 +159,20 @@ def test_cli_invalid_input_is_airflows_400_reason(airflow_stack) -> None:
 def test_cli_bad_credentials(airflow_stack) -> None:
     result = cli(airflow_stack, *ARGS, "--run-id", "client-cli-403", AIRFLOW_PASSWORD="wrong")
     assert result.returncode == ExitCode.BAD_CREDENTIALS
-    assert "refused the credentials of user 'admin' (HTTP 403)" in error_line(result)
+    assert "refused the credentials of user 'caller' (HTTP 403)" in error_line(result)
     assert len(result.stderr.strip().splitlines()) == 1
     assert airflow_stack.get(f"{RUNS}/client-cli-403").status_code == 404
 
 
 def test_cli_missing_dag(airflow_stack) -> None:
+    # The caller (the default account) may see one DAG: Airflow answers 403 for any other.
     result = cli(airflow_stack, *ARGS, "--dag-id", "no-such-dag")
+    assert result.returncode == ExitCode.DAG_UNAVAILABLE
+    assert "DAG 'no-such-dag' not found" in error_line(result)
+    assert "or user 'caller' may not see it (HTTP 403)" in error_line(result)
+    # An account that may see every DAG learns that it does not exist.
+    admin = {"AIRFLOW_USERNAME": airflow_stack.auth[0], "AIRFLOW_PASSWORD": airflow_stack.auth[1]}
+    result = cli(airflow_stack, *ARGS, "--dag-id", "no-such-dag", **admin)
     assert result.returncode == ExitCode.DAG_UNAVAILABLE
     assert "DAG 'no-such-dag' not found" in error_line(result)
     assert "(HTTP 404)" in error_line(result)
@@ -179,7 +186,16 @@ def test_cli_paused_dag_is_refused_then_unpaused(airflow_stack, paused_dag) -> N
     # Nothing was created to sit queued.
     assert airflow_stack.get(f"{RUNS}/client-cli-paused").status_code == 404
 
-    fixed = cli(airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause")
+    # The caller account (the default) may not unpause: it says so, and nothing is created.
+    denied = cli(airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause")
+    assert denied.returncode == ExitCode.DAG_UNAVAILABLE
+    assert "user 'caller' may not unpause it (HTTP 403)" in error_line(denied)
+    assert airflow_stack.get(f"{RUNS}/client-cli-paused").status_code == 404
+
+    admin = {"AIRFLOW_USERNAME": airflow_stack.auth[0], "AIRFLOW_PASSWORD": airflow_stack.auth[1]}
+    fixed = cli(
+        airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause", **admin
+    )
     assert fixed.returncode == ExitCode.OK, fixed.stderr
     assert "rest-trigger: unpaused DAG 'rest-trigger'" in fixed.stderr
     assert airflow_stack.get("/dags/rest-trigger").json()["is_paused"] is False
@@ -213,11 +229,11 @@ def test_cli_failed_run_shows_the_reason_and_log_tail(airflow_stack) -> None:
     result = cli(airflow_stack, *BACKWARDS, "--run-id", "client-cli-failed", "--wait")
     assert result.returncode == ExitCode.RUN_FAILED
     assert result.stdout.startswith("run client-cli-failed failed after ")
-    assert f"main_etl failed (try 1): {BACKWARDS_REASON}" in result.stdout
-    tail = result.stdout.split("--- the end of main_etl's log (try 1) ---\n", 1)[1]
+    assert f"pusher failed (try 1): {BACKWARDS_REASON}" in result.stdout
+    tail = result.stdout.split("--- the end of pusher's log (try 1) ---\n", 1)[1]
     assert f"airflow.exceptions.{BACKWARDS_REASON}" in tail  # the log, as the API serves it
     assert error_line(result) == (
-        f"rest-trigger: error: run 'client-cli-failed' failed: main_etl: {BACKWARDS_REASON}"
+        f"rest-trigger: error: run 'client-cli-failed' failed: pusher: {BACKWARDS_REASON}"
     )
 
 
@@ -239,15 +255,14 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
         "client-api-ok",
         on_progress=seen.append,
         base_url=airflow_stack.base_url,
-        username=airflow_stack.auth[0],
-        password=airflow_stack.auth[1],
+        username=airflow_stack.caller[0],
+        password=airflow_stack.caller[1],
     )
     assert result.ok and not result.attached
     assert result.summary == airflow_stack.xcom("client-api-ok", "main_etl")
     assert result.total == result.summary["total"]
     assert [(t.task_id, t.state) for t in result.tasks] == [
         ("pusher", "success"),
-        ("puller", "success"),
         ("main_etl", "success"),
     ]
     assert not seen[0].finished and seen[-1].finished
@@ -257,8 +272,8 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
         RunConf(**CONF),
         "client-api-ok",
         base_url=airflow_stack.base_url,
-        username=airflow_stack.auth[0],
-        password=airflow_stack.auth[1],
+        username=airflow_stack.caller[0],
+        password=airflow_stack.caller[1],
     )
     assert again.attached and again.summary == result.summary
 
@@ -275,7 +290,7 @@ def test_api_failed_run_raises_with_reason(airflow_stack) -> None:
     assert failed.value.exit_code == ExitCode.RUN_FAILED
     [failure] = failed.value.result.failures
     assert (failure.task_id, failure.try_number, failure.reason) == (
-        "main_etl",
+        "pusher",
         1,
         BACKWARDS_REASON,
     )
@@ -286,10 +301,10 @@ def test_api_errors_are_typed(airflow_stack, client) -> None:
     not_an_int: Any = "x"
     with pytest.raises(InvalidInput, match=r"Invalid input for param gid: 'x' is not of type"):
         client.trigger(RunConf(not_an_int, 7, "2024-01-01", "2024-01-31"), "client-api-400")
-    wrong = RestTriggerClient(airflow_stack.base_url, "admin", "wrong")
+    wrong = RestTriggerClient(airflow_stack.base_url, airflow_stack.caller[0], "wrong")
     with wrong, pytest.raises(BadCredentials, match=r"HTTP 403"):
         wrong.trigger(RunConf(**CONF), "client-api-403")
-    missing = RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth, dag_id="absent")
+    missing = RestTriggerClient(airflow_stack.base_url, *airflow_stack.caller, dag_id="absent")
     with missing, pytest.raises(DagNotFound, match=r"DAG 'absent' not found"):
         missing.trigger(RunConf(**CONF))
     first = client.trigger(RunConf(**CONF), "client-api-409")
@@ -307,5 +322,6 @@ def test_api_wait_times_out_on_a_queued_run(airflow_stack, client, paused_dag) -
     with pytest.raises(WaitTimedOut, match=r"is still queued after 2 s") as timed_out:
         client.wait("client-api-timeout", timeout=2, poll_interval=0.5)
     assert timed_out.value.exit_code == ExitCode.TIMED_OUT
-    client.unpause()
+    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as admin:
+        admin.unpause()
     assert client.wait("client-api-timeout", timeout=300).ok

@@ -30,7 +30,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 UI_TIMEOUT_MS = 90_000  # a 2-core machine shared with other stacks
 RUN_ID = "ui-review-1"
 CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-TASKS = ("pusher", "puller", "main_etl")
+TASKS = ("pusher", "main_etl")
 
 # The legacy list views as {column header: cell text} rows (the filter form's table has no
 # header, so only the list's rows match its header count).

@@ -1,20 +1,44 @@
-"""Airflow's FAB auth manager, with a DAG id that contains a dot and names no DAG treated as
-what it is (an unknown DAG: 403 or 404), not as a server error.
+"""FAB's auth manager, with triggering a DAG separated from editing it (``[core] auth_manager``).
 
-For a dag_id with a "." the FAB provider (1.5.4) looks up a sub-DAG's root in the database;
-when there is no such DAG the lookup returns None, and every API request on that id, with or
-without credentials, ends in ``AttributeError`` and an HTML 500. Found by
-tests/test_api_schema.py (schemathesis, Airflow's own OpenAPI spec).
+FAB lets a role create a run of a DAG only if it may also *edit* that DAG, and edit on a DAG is
+what pausing, unpausing and re-parsing it need. A caller that must trigger ``rest-trigger`` would
+then also be able to pause it, leaving every later run queued. Here creating a run (POST
+dagRuns, and the UI's trigger) needs read on the DAG and create on its runs
+(``DAG Run:<dag_id>`` or ``DAG Runs``) instead; every other decision is FAB's, unchanged. The
+stock roles are unaffected: those that may create runs (User, Op, Admin) may edit DAGs too.
+
+Also: a DAG id that contains a dot and names no DAG is an unknown DAG (403 or 404), not a
+server error. For such an id FAB (provider 1.5.4) looks up a sub-DAG's root in the database;
+with no such DAG the lookup returns None, and every API request on that id, with or without
+credentials, ended in ``AttributeError`` and an HTML 500. Found by tests/test_api_schema.py
+(schemathesis, Airflow's own OpenAPI spec).
 """
 
 from __future__ import annotations
 
-from airflow.providers.fab.auth_manager.fab_auth_manager import (
-    FabAuthManager as AirflowFabAuthManager,
-)
+from typing import Any
+
+from airflow.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 
 
-class FabAuthManager(AirflowFabAuthManager):
+class RestTriggerAuthManager(FabAuthManager):
+    def is_authorized_dag(
+        self,
+        *,
+        method: Any,
+        access_entity: DagAccessEntity | None = None,
+        details: DagDetails | None = None,
+        user: Any = None,
+    ) -> bool:
+        if method == "POST" and access_entity == DagAccessEntity.RUN and details and details.id:
+            return self._is_authorized_dag(
+                method="GET", details=details, user=user
+            ) and self._is_authorized_dag_run(method="POST", details=details, user=user)
+        return super().is_authorized_dag(
+            method=method, access_entity=access_entity, details=details, user=user
+        )
+
     def _get_root_dag_id(self, dag_id: str) -> str:
-        # No row: not a sub-DAG of anything; its permissions are its own (and it has none).
+        # No row: not a sub-DAG of anything; its permissions are its own (and it may have none).
         return super()._get_root_dag_id(dag_id) or dag_id

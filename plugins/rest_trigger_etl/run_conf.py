@@ -111,3 +111,25 @@ def parse_run_conf(conf: Mapping[str, Any] | None) -> RunRequest:
     if days > MAX_RANGE_DAYS:
         raise InvalidRunConf(f"date range is {days} days; at most {MAX_RANGE_DAYS} are allowed")
     return request
+
+
+def checked_request(params: Mapping[str, Any], conf: Mapping[str, Any] | None) -> RunRequest:
+    """``pusher``'s check of a run: the values as Airflow's Params validated them, the keys as
+    the caller sent them (no Param can refuse a key that no Param declares), then every check a
+    Param cannot express. Raises InvalidRunConf with a one-line reason."""
+    values = {name: params[name] for name in PARAM_SPECS if name in params}
+    extra = {key: value for key, value in (conf or {}).items() if key not in PARAM_SPECS}
+    return parse_run_conf({**extra, **values})
+
+
+def request_from(gid: Any, params: Mapping[str, Any]) -> RunRequest:
+    """``main_etl``'s request: ``gid`` as ``pusher`` handed it over XCom, the other values from
+    the validated Params. ``pusher`` has already refused a bad run, so this only converts."""
+    if gid is None:
+        raise InvalidRunConf("no global_id in XCom from pusher")
+    return RunRequest(
+        gid=_integer("gid", gid),
+        sid=_integer("sid", params["sid"]),
+        date_start=_date("date_start", params["date_start"]),
+        date_end=_date("date_end", params["date_end"]),
+    )

@@ -11,8 +11,9 @@ DISTSTYLE KEY
 DISTKEY (dim_account_id)
 SORTKEY (global_id);
 
+-- dim_user_id is NULL for activity no user caused (system events); the count leaves those out.
 CREATE TABLE IF NOT EXISTS fact_user_activity (
-    dim_user_id BIGINT NOT NULL,
+    dim_user_id BIGINT,
     dim_account_id BIGINT NOT NULL,
     dim_site_id BIGINT NOT NULL,
     message VARCHAR(1024),

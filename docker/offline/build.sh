@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the upstream images docker-compose.yaml and the test fixtures use,
+# for machines where no container registry answers (this project's CI; an air-gapped host).
+#
+#   docker/offline/build.sh            # build what is missing or out of date; print the names
+#   docker/offline/build.sh --env      # the same, then print `NAME=image` lines for compose
+#
+# Every stand-in is tagged under ${OFFLINE_IMAGE_PREFIX:-rest-trigger-offline}/..., never under
+# an official name, so nothing can mistake one for the real image; docker-compose.yaml reads
+# each image name from a variable whose default is the official image.
+#
+# The base, rest-trigger-offline/debian:bookworm, is Debian bookworm (minbase) made by
+# debootstrap from Debian's mirror, plus python3 and this machine's CA bundle (so builds behind
+# an HTTPS-inspecting proxy can reach PyPI). debootstrap is the slow step (~50 s): its tarball
+# is cached in ${REST_TRIGGER_CACHE:-~/.cache/rest-trigger}, and the built images stay in the
+# engine, each labelled with a hash of its inputs: a second run rebuilds nothing that did not
+# change. Builds use the host's network (`docker build --network host`: an engine started with
+# --bridge=none has no default bridge); nothing is pulled.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+project="$(cd "${here}/../.." && pwd)"
+prefix="${OFFLINE_IMAGE_PREFIX:-rest-trigger-offline}"
+cache="${REST_TRIGGER_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/rest-trigger}"
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+base="${prefix}/debian:bookworm"
+
+log() { echo "offline images: $*" >&2; }
+
+has_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+label_of() {
+  docker image inspect --format '{{ index .Config.Labels "rest-trigger.inputs" }}' "$1" 2>/dev/null || true
+}
+
+build_base() {
+  local ca_sum tarball
+  ca_sum="$(sha256sum "${ca_bundle}" | cut -c1-16)"
+  if has_image "${base}" && [ "$(label_of "${base}")" = "${ca_sum}" ]; then
+    log "${base} present"
+    return
+  fi
+  tarball="${cache}/debian-bookworm-minbase.tar"
+  if [ ! -s "${tarball}" ]; then
+    command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+    [ "$(id -u)" = 0 ] || { log "debootstrap needs root"; exit 1; }
+    local root
+    root="$(mktemp -d /tmp/rest-trigger-rootfs.XXXXXX)"
+    log "debootstrap bookworm from ${mirror} (about a minute)"
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+      bookworm "${root}" "${mirror}" >"${root}.log" 2>&1 || { tail -20 "${root}.log" >&2; exit 1; }
+    # apt in the image uses the same mirror; no package lists or caches in the layer.
+    echo "deb ${mirror} bookworm main" >"${root}/etc/apt/sources.list"
+    rm -rf "${root}"/var/lib/apt/lists/* "${root}"/var/cache/apt/archives/*.deb
+    mkdir -p "${cache}"
+    tar -C "${root}" --numeric-owner -cf "${tarball}.tmp" . && mv "${tarball}.tmp" "${tarball}"
+    rm -rf "${root}" "${root}.log"
+  fi
+  # The machine's CA bundle goes in at import time (a Dockerfile could not read it).
+  local ctx
+  ctx="$(mktemp -d /tmp/rest-trigger-base.XXXXXX)"
+  cp "${ca_bundle}" "${ctx}/build-host-ca.crt"
+  printf 'FROM %s-rootfs\nCOPY build-host-ca.crt /usr/local/share/ca-certificates/build-host-ca.crt\nRUN update-ca-certificates >/dev/null\nLABEL rest-trigger.inputs=%s\nCMD ["bash"]\n' \
+    "${base}" "${ca_sum}" >"${ctx}/Dockerfile"
+  docker import - "${base}-rootfs" <"${tarball}" >/dev/null
+  DOCKER_BUILDKIT=0 docker build --quiet --network host -t "${base}" "${ctx}" >/dev/null 2>&1
+  docker rmi "${base}-rootfs" >/dev/null 2>&1 || true
+  rm -rf "${ctx}"
+  log "built ${base}"
+}
+
+# build NAME DOCKERFILE FILE...: a context of just those files (plus the project's lock when
+# asked), rebuilt only when their hash or the base changed.
+build() {
+  local name="$1" dockerfile="$2"
+  shift 2
+  local ctx inputs
+  ctx="$(mktemp -d /tmp/rest-trigger-ctx.XXXXXX)"
+  cp "${here}/${dockerfile}" "${ctx}/Dockerfile"
+  for f in "$@"; do cp "${f}" "${ctx}/"; done
+  inputs="$( (cd "${ctx}" && sha256sum ./* ; docker image inspect --format '{{.Id}}' "${base}") | sha256sum | cut -c1-16)"
+  if has_image "${name}" && [ "$(label_of "${name}")" = "${inputs}" ]; then
+    log "${name} present"
+  else
+    local start=${SECONDS}
+    log "building ${name} from docker/offline/${dockerfile}"
+    DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=${base}" \
+      --label "rest-trigger.inputs=${inputs}" -t "${name}" "${ctx}" >"${ctx}.log" 2>&1 \
+      || { tail -40 "${ctx}.log" >&2; exit 1; }
+    log "built ${name} in $((SECONDS - start)) s"
+  fi
+  rm -rf "${ctx}" "${ctx}.log"
+}
+
+build_base
+build "${prefix}/postgres:16" postgres.Dockerfile "${here}/postgres-entrypoint.sh" "${project}/requirements.lock"
+build "${prefix}/redis:7" redis.Dockerfile "${here}/redis-entrypoint.sh"
+build "${prefix}/airflow:2.11.2-python3.11" airflow.Dockerfile "${here}/airflow-entrypoint.sh" \
+  "${project}/requirements.lock" "${project}/requirements-dev.lock"
+
+if [ "${1:-}" = "--env" ]; then
+  # The variables docker-compose.yaml reads its image names from.
+  echo "POSTGRES_IMAGE=${prefix}/postgres:16"
+  echo "WAREHOUSE_DB_IMAGE=${prefix}/postgres:16"
+  echo "REDIS_IMAGE=${prefix}/redis:7"
+  echo "AIRFLOW_BASE_IMAGE=${prefix}/airflow:2.11.2-python3.11"
+fi

@@ -1,0 +1,79 @@
+"""The DAG's wiring run in-process with ``dag.test()`` (no scheduler, no webserver) against a
+real PostgreSQL warehouse through redshift_connector: pusher hands gid to main_etl by XCom."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from airflow.models import DagBag, XCom
+
+from rest_trigger_local import warehouse as local_warehouse
+from tests.fixtures import activity_rows
+from tests.fixtures.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
+from tests.fixtures.databases import Warehouse
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    from airflow.utils import db
+
+    db.initdb()  # the tests' throwaway SQLite metadata DB (conftest)
+    bag = DagBag(dag_folder=str(activity_rows.PROJECT_DIR / "dags"), include_examples=False)
+    return bag.dags["rest-trigger"]
+
+
+@pytest.fixture
+def warehouse_conn(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Any:
+    conn = warehouse.psycopg_connect()
+    local_warehouse.apply_schema(conn)
+    activity_rows.insert(conn, replace_all=True)
+    extra = {"ssl": False}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REDSHIFT_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "redshift", "host": warehouse.host, "port": warehouse.port,
+                "schema": warehouse.database, "login": warehouse.user,
+                "password": warehouse.password, "extra": extra,
+            }
+        ),
+    )  # fmt: skip
+    yield conn
+    conn.close()
+
+
+def xcom(run: Any, task_id: str, key: str = "return_value") -> Any:
+    return XCom.get_one(run_id=run.run_id, dag_id=run.dag_id, task_id=task_id, key=key)
+
+
+def test_main_etl_counts_for_the_gid_pusher_pushed(dag, warehouse_conn) -> None:
+    run = dag.test(run_conf=CONF)
+    assert run.state == "success"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"pusher": "success", "main_etl": "success"}
+    assert xcom(run, "pusher", "global_id") == GID
+    assert xcom(run, "pusher") is None  # pusher's only output is the hand-off
+    total = expected_total(GID, SITE, FEB_1, FEB_29)
+    assert xcom(run, "main_etl") == {"dag_run_id": run.run_id, **CONF, "total": total}
+    with warehouse_conn.cursor() as cur:
+        cur.execute(
+            "SELECT gid, total FROM rest_trigger_results WHERE dag_run_id = %s", (run.run_id,)
+        )
+        assert cur.fetchall() == [(GID, total)]
+    warehouse_conn.rollback()
+
+
+def test_bad_conf_fails_pusher_and_main_etl_never_runs(dag, warehouse_conn) -> None:
+    run = dag.test(run_conf={**CONF, "date_start": "2024-03-01", "date_end": "2024-02-01"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"pusher": "failed", "main_etl": "upstream_failed"}
+    assert xcom(run, "pusher", "global_id") is None
+    with warehouse_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM rest_trigger_results")
+        assert cur.fetchone()[0] == 0
+    warehouse_conn.rollback()
