@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
-from bench.stack import ADMIN, PROJECT_DIR, Stack
+from bench.stack import PROJECT_DIR, Stack
 from bench.stats import loadavg, summary
 
 CHAINS = {"pusher": None, "main_etl": "pusher"}
@@ -137,7 +137,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     """Sequential runs: POST, wait for the end, next. POST to success is measured with the
     run's end_date (set by the scheduler when it marks the run a success) minus the moment the
     POST was sent, so the client's polling interval neither adds to it nor loads the server."""
-    client = Client(stack.base_url, ADMIN)
+    client = Client(stack.base_url, stack.auth)
     client.wait_healthy_dag()
     expected = _expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
@@ -178,10 +178,10 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
 
     def post(run_id: str) -> Posted:
         if not hasattr(local, "client"):
-            local.client = Client(stack.base_url, ADMIN)
+            local.client = Client(stack.base_url, stack.auth)
         return local.client.trigger(run_id)
 
-    client = Client(stack.base_url, ADMIN)
+    client = Client(stack.base_url, stack.auth)
     client.wait_healthy_dag()
     load = loadavg()
     cpu_before = cpu_snapshot(stack)
@@ -283,7 +283,7 @@ def scale(
     """main_etl and its query on demo data of each size (the stack's warehouse is re-seeded)."""
     from rest_trigger_local import warehouse
 
-    client = Client(stack.base_url, ADMIN)
+    client = Client(stack.base_url, stack.auth)
     db = stack.run_states()
     sql = _count_sql()
     params = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])

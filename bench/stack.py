@@ -24,7 +24,11 @@ from rest_trigger_local.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 600
-ADMIN = ("admin", "admin")  # the launcher's local-only default
+# The launcher's local-only defaults. The benchmark calls the API as other systems do, with
+# the caller account; the stock stack keeps Airflow's own auth manager, under which only a role
+# that may edit the DAG (admin here) can trigger it.
+ADMIN = ("admin", "admin")
+CALLER = ("caller", "caller")
 
 MODULES = {"project": "rest_trigger_local", "stock": "bench.stock_stack"}
 
@@ -44,6 +48,10 @@ class Stack:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return ADMIN if self.variant == "stock" else CALLER
 
     def airflow_env(self) -> dict[str, str]:
         """The environment the launcher gives Airflow's processes (for CLI calls like

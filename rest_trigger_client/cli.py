@@ -24,8 +24,9 @@ failing task's reason and log tail."""
 EPILOG = f"""\
 environment (the flags above win over it):
   AIRFLOW_URL       Airflow's base URL (default {DEFAULT_URL}, as `make run` serves it)
-  AIRFLOW_USERNAME  default admin   (`make run`'s local-only user; set both for a real Airflow)
-  AIRFLOW_PASSWORD  default admin
+  AIRFLOW_USERNAME  default caller  (`make run`'s local-only caller account; set both for a
+  AIRFLOW_PASSWORD  default caller   real Airflow. --unpause needs an account that may edit
+                                     the DAG, such as the admin: the caller's may not)
 
 examples:
   rest-trigger --gid 42 --sid 7 --start 2024-01-01 --end 2024-03-31 --wait

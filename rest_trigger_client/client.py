@@ -154,6 +154,12 @@ class RestTriggerClient:
             )
         if status == 404:
             return ApiError(f"{subject} not found (HTTP 404): {detail}", status)
+        if status == 429:
+            wait = (exc.headers or {}).get("Retry-After", "?")
+            return BadCredentials(
+                f"Airflow refuses logins for user {self.settings.username!r} for {wait} s after "
+                "too many failed ones (HTTP 429): check AIRFLOW_USERNAME / AIRFLOW_PASSWORD"
+            )
         if status == 409:
             return RunIdConflict(f"{subject}: {detail}")
         return ApiError(f"Airflow answered HTTP {status} for {subject}: {detail}", status)
@@ -169,8 +175,24 @@ class RestTriggerClient:
                     f"DAG {self.dag_id!r} not found at {self.settings.base_url} (HTTP 404): "
                     "is the DAG file deployed and free of import errors?"
                 ) from None
+            if exc.status == 403 and self._logged_in():
+                # Airflow checks permission before existence: a role limited to some DAGs
+                # (the caller's) gets 403 for any other name, existing or not.
+                raise DagNotFound(
+                    f"DAG {self.dag_id!r} not found at {self.settings.base_url}, or user "
+                    f"{self.settings.username!r} may not see it (HTTP 403)"
+                ) from None
             raise self._error(exc, f"DAG {self.dag_id!r}") from None
         return bool(dag.get("is_paused"))
+
+    def _logged_in(self) -> bool:
+        """Whether the credentials are accepted (listing DAGs needs only a login that may read
+        some DAG): tells a refused login from a refused DAG, both 403."""
+        try:
+            self._dags.get_dags(limit=1)
+        except ApiException:
+            return False
+        return True
 
     def unpause(self) -> None:
         try:
@@ -182,6 +204,12 @@ class RestTriggerClient:
                 update_mask=["is_paused"],
             )
         except ApiException as exc:
+            if exc.status == 403:
+                raise DagPaused(
+                    f"DAG {self.dag_id!r} is paused and user {self.settings.username!r} may not "
+                    "unpause it (HTTP 403): unpause it in the UI, or with an account that may "
+                    "edit the DAG"
+                ) from None
             raise self._error(exc, f"unpausing DAG {self.dag_id!r}") from None
 
     # -- triggering ------------------------------------------------------------------------

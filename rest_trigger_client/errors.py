@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1  # anything unexpected: an API answer none of the codes below describes
     INVALID_INPUT = 2  # bad flags, or Airflow refused the conf (HTTP 400, with its reason)
-    BAD_CREDENTIALS = 3  # HTTP 401/403
+    BAD_CREDENTIALS = 3  # HTTP 401/403, or 429 after too many failed logins
     DAG_UNAVAILABLE = 4  # the DAG does not exist (404) or is paused
     RUN_ID_CONFLICT = 5  # the run id is used (409) and we did not attach to it
     RUN_FAILED = 6  # the run ended "failed"
@@ -28,7 +28,8 @@ exit codes:
   0  the run succeeded (with --wait), or was created (without --wait)
   1  unexpected error (an API answer not listed here)
   2  invalid input: bad arguments, or Airflow refused the conf (HTTP 400, its reason shown)
-  3  bad credentials (HTTP 401/403): check AIRFLOW_USERNAME / AIRFLOW_PASSWORD
+  3  bad credentials (HTTP 401/403), or too many failed logins (HTTP 429): check
+     AIRFLOW_USERNAME / AIRFLOW_PASSWORD
   4  the DAG is missing (HTTP 404) or paused (--unpause unpauses it)
   5  the run id is already used (HTTP 409) and was not attached to: add --wait to attach,
      or the existing run has a different conf

@@ -1,5 +1,5 @@
 """Where Airflow is and who the client logs in as: flags first, then the environment, then the
-defaults of `make run` (a local stack; its admin/admin login is local-only)."""
+defaults of `make run` (a local stack; its caller/caller login is local-only)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 DAG_ID = "rest-trigger"
 DEFAULT_URL = "http://127.0.0.1:8080"
-# `make run`'s local-only admin user. Any real deployment sets AIRFLOW_USERNAME/AIRFLOW_PASSWORD.
-DEFAULT_USERNAME = "admin"
-DEFAULT_PASSWORD = "admin"
+# `make run`'s local-only caller account (role RestTriggerCaller: may trigger and read
+# rest-trigger, nothing else). Any real deployment sets AIRFLOW_USERNAME/AIRFLOW_PASSWORD.
+DEFAULT_USERNAME = "caller"
+DEFAULT_PASSWORD = "caller"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Starts the embedded PostgreSQL (Airflow's metadata database and the warehouse), the warehouse
 relay on WAREHOUSE_PORT, creates schema and demo data once, migrates Airflow's database, creates
-the admin user, then runs the webserver and the scheduler until Ctrl-C or SIGTERM, when it stops
-every process it started.
+the admin and caller accounts (accounts.py), then runs the webserver and the scheduler until
+Ctrl-C or SIGTERM, when it stops every process it started.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import urllib.request
 import warnings
 from typing import IO
 
+from rest_trigger_local import process_records
 from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import Settings, airflow_env, install_secrets
 
@@ -34,20 +35,6 @@ class LaunchError(RuntimeError):
 
 def _say(message: str) -> None:
     print(f"[make run] {message}", flush=True)
-
-
-def _json_list(output: str) -> list[dict]:
-    """The JSON list an `airflow ... --output json` printed. Log lines may come before it (the
-    celery provider warns at import when the CeleryExecutor is configured)."""
-    for line in reversed(output.splitlines()):
-        if line.startswith("["):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, list):
-                return value
-    return []
 
 
 class Launcher:
@@ -63,16 +50,9 @@ class Launcher:
 
     # -- start-up -------------------------------------------------------------------------
     def _reap_leftovers(self) -> None:
-        """Stop processes a previous run recorded but could not stop (it was SIGKILLed)."""
-        if not self.pid_file.exists():
-            return
-        for name, pid in json.loads(self.pid_file.read_text()).items():
-            try:
-                os.killpg(pid, signal.SIGTERM)
-                _say(f"stopped a leftover {name} (process group {pid})")
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.pid_file.unlink()
+        """Stop processes a previous run recorded but could not stop (it was SIGKILLed), if they
+        are still the processes it started (process_records.py)."""
+        process_records.reap(self.pid_file, _say)
 
     def _check_ports(self) -> None:
         s = self.settings
@@ -133,14 +113,25 @@ class Launcher:
         (self.state / "airflow").mkdir(parents=True, exist_ok=True)
         self._airflow("db", "migrate")
         _say("Airflow metadata database migrated")
-        users = _json_list(self._airflow("users", "list", "--output", "json").stdout)
-        if not any(u.get("username") == s.admin_user for u in users):
-            self._airflow(
-                "users", "create", "--username", s.admin_user, "--password", s.admin_password,
-                "--role", "Admin", "--firstname", "Local", "--lastname", "Admin",
-                "--email", f"{s.admin_user}@localhost",
-            )  # fmt: skip
-            _say(f"created the Airflow user {s.admin_user!r}")
+        # The admin and the caller account with its role, in-process through FAB's security
+        # manager: the passwords travel in the environment, never on a command line.
+        accounts = subprocess.run(
+            [sys.executable, "-m", "rest_trigger_local.accounts"],
+            env={
+                **self.env,
+                "AIRFLOW_ADMIN_USER": s.admin_user,
+                "AIRFLOW_ADMIN_PASSWORD": s.admin_password,
+                "AIRFLOW_CALLER_USER": s.caller_user,
+                "AIRFLOW_CALLER_PASSWORD": s.caller_password,
+            },
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if accounts.returncode != 0:
+            detail = (accounts.stderr or accounts.stdout).strip().splitlines()[-15:]
+            raise LaunchError("creating the Airflow accounts failed:\n" + "\n".join(detail))
+        for line in accounts.stdout.splitlines():
+            if line.startswith("accounts: "):
+                _say(line.removeprefix("accounts: "))
 
     def _spawn(self, name: str, *args: str) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -151,7 +142,7 @@ class Launcher:
             env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as a whole
         )  # fmt: skip
-        self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.children.items()}))
+        process_records.record(self.pid_file, {n: p.pid for n, p in self.children.items()})
 
     def _wait_healthy(self, timeout: float = 180) -> None:
         url = f"{self.settings.base_url}/api/v1/health"
@@ -222,7 +213,10 @@ class Launcher:
 
     def banner(self) -> str:
         s = self.settings
-        auth = f"-u {s.admin_user}:{s.admin_password}"
+        # Passwords appear only when they are the documented local-only defaults; one set in
+        # the environment shows as the variable's name.
+        caller = s.shown_password("caller")
+        auth = f"-u {s.caller_user}:{caller}"
         runs = f"{s.base_url}/api/v1/dags/rest-trigger/dagRuns"
         conf = '"conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}'
         warehouse = f"host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db}"
@@ -230,10 +224,14 @@ class Launcher:
             [
                 "",
                 f"Airflow is up: {s.base_url}  (UI and REST API)",
-                f"  login: {s.admin_user} / {s.admin_password}  (local-only default;"
-                " AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD)",
+                f"  UI login (people): {s.admin_user} / {s.shown_password('admin')}"
+                "  (AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD)",
+                f"  API login (other systems): {s.caller_user} / {caller}"
+                "  (AIRFLOW_CALLER_USER / AIRFLOW_CALLER_PASSWORD; may only trigger and read"
+                " rest-trigger)",
                 f'  warehouse: psql "{warehouse} user={s.warehouse_user}"'
-                f"  (password {s.warehouse_password}, local-only)",
+                f"  (password {s.shown_password('warehouse')})",
+                "  (a password shown is the local-only default: never use it elsewhere)",
                 f"  logs: {self.logs}",
                 "",
                 "Trigger a run:",

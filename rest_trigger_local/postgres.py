@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rest_trigger_local.secret_files import write_new_secret
+
 SUPERUSER = "postgres"
 
 
@@ -72,12 +74,12 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         if not self.password_file.exists():
-            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
-            self.password_file.chmod(0o600)
+            write_new_secret(self.password_file, secrets.token_urlsafe(24) + "\n")
         if self.run_as:
             self._prepare_root()
         pwfile = self.data_dir.parent / ".initdb.password"  # initdb wants an empty data dir
-        pwfile.write_text(self.superuser_password + "\n")
+        pwfile.unlink(missing_ok=True)  # a crashed init's; never written through
+        write_new_secret(pwfile, self.superuser_password + "\n")
         if self.run_as:
             entry = pwd.getpwnam(self.run_as)
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)

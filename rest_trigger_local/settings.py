@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from rest_trigger_local.secret_files import write_new_secret
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +27,8 @@ class Settings:
     warehouse_password: str
     admin_user: str
     admin_password: str
+    caller_user: str
+    caller_password: str
     demo_rows: int
 
     @classmethod
@@ -46,8 +50,21 @@ class Settings:
             warehouse_password=env.get("WAREHOUSE_PASSWORD", "warehouse"),
             admin_user=env.get("AIRFLOW_ADMIN_USER", "admin"),
             admin_password=env.get("AIRFLOW_ADMIN_PASSWORD", "admin"),
+            # The account other systems call the API with (role RestTriggerCaller).
+            caller_user=env.get("AIRFLOW_CALLER_USER", "caller"),
+            caller_password=env.get("AIRFLOW_CALLER_PASSWORD", "caller"),
             demo_rows=int(env.get("DEMO_ROWS", "1000000")),
         )
+
+    def shown_password(self, name: str) -> str:
+        """A password as the banner may show it: only the documented local-only default
+        appears; one set in the environment is named, never printed."""
+        value, default, variable = {
+            "admin": (self.admin_password, "admin", "AIRFLOW_ADMIN_PASSWORD"),
+            "caller": (self.caller_password, "caller", "AIRFLOW_CALLER_PASSWORD"),
+            "warehouse": (self.warehouse_password, "warehouse", "WAREHOUSE_PASSWORD"),
+        }[name]
+        return value if value == default else f"${variable}"
 
     @property
     def base_url(self) -> str:
@@ -86,8 +103,7 @@ def install_secrets(state_dir: Path) -> dict[str, str]:
         "metadb_password": secrets.token_urlsafe(18),
     }
     state_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
+    write_new_secret(path, json.dumps(values, indent=2))
     return values
 
 

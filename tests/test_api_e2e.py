@@ -76,6 +76,25 @@ def test_dag_is_listed_and_not_paused(airflow_stack) -> None:
     assert airflow_stack.get("/importErrors").json()["total_entries"] == 0
 
 
+def test_banner_shows_the_local_defaults_and_a_caller_curl(airflow_stack) -> None:
+    """With the documented local-only defaults, the banner shows them; the curl it offers is
+    the caller's (test_security_e2e.py checks that other passwords are never shown)."""
+    banner = airflow_stack.output.read_text()
+    assert "UI login (people): admin / admin" in banner
+    assert "API login (other systems): caller / caller" in banner
+    assert f"curl -s -u caller:caller -X POST {airflow_stack.api}{RUNS}" in banner
+
+
+def test_the_default_caller_triggers_and_reads(airflow_stack) -> None:
+    response = airflow_stack.post(
+        RUNS, {"dag_run_id": "e2e-caller", "conf": CONF}, auth=airflow_stack.caller
+    )
+    assert response.status_code == 200, response.text
+    assert airflow_stack.wait_for_run("e2e-caller")["state"] == "success"
+    assert airflow_stack.get(f"{RUNS}/e2e-caller", auth=airflow_stack.caller).status_code == 200
+    assert airflow_stack.get("/connections", auth=airflow_stack.caller).status_code == 403
+
+
 def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     response = airflow_stack.trigger("e2e-success", CONF)
     assert response.status_code == 200, response.text

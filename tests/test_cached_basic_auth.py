@@ -7,7 +7,7 @@ import configparser
 import importlib
 from pathlib import Path
 
-from rest_trigger_api.cached_basic_auth import VerifiedLogins
+from rest_trigger_api.cached_basic_auth import VerifiedLogins, login_message
 
 
 class Clock:
@@ -41,6 +41,18 @@ def test_only_the_exact_pair_matches() -> None:
     assert logins.user_id("admin", "s3cret ") is None
 
 
+def test_the_encoding_names_one_pair_whatever_the_characters() -> None:
+    """A NUL between username and password used to make these two pairs one message."""
+    assert login_message("a\0b", "c") != login_message("a", "b\0c")
+    logins = VerifiedLogins()
+    logins.remember("a\0b", "c", 1)
+    assert logins.user_id("a", "b\0c") is None
+    assert logins.user_id("a\0b", "c") == 1
+    # Lengths are counted in bytes, so multi-byte characters cannot shift the boundary either.
+    assert login_message("é", "x") != login_message("\xc3", "\xa9x")
+    assert login_message("ab", "") != login_message("a", "b")
+
+
 def test_neither_password_nor_a_portable_hash_is_kept() -> None:
     one, two = VerifiedLogins(), VerifiedLogins()
     one.remember("admin", "s3cret", 7)
@@ -60,9 +72,16 @@ def test_size_is_bounded() -> None:
     assert logins.user_id("user9", "pw") == 9
 
 
+def test_a_zero_ttl_remembers_nothing() -> None:
+    logins = VerifiedLogins(ttl=0)
+    logins.remember("admin", "s3cret", 7)
+    assert logins.user_id("admin", "s3cret") is None
+
+
 def test_airflow_cfg_names_this_backend_first() -> None:
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read(Path(__file__).resolve().parents[1] / "airflow.cfg")
+    assert cfg["core"]["auth_manager"] == "rest_trigger_api.auth_manager.RestTriggerAuthManager"
     backends = [b.strip() for b in cfg["api"]["auth_backends"].split(",")]
     assert backends[0] == "rest_trigger_api.cached_basic_auth"
     module = importlib.import_module(backends[0])

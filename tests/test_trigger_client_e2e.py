@@ -75,7 +75,8 @@ def paused_dag(airflow_stack) -> Iterator[None]:
 
 @pytest.fixture
 def client(airflow_stack) -> Iterator[RestTriggerClient]:
-    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as api:
+    """As other systems use it: with the caller account."""
+    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.caller) as api:
         yield api
 
 
@@ -158,13 +159,20 @@ def test_cli_invalid_input_is_airflows_400_reason(airflow_stack) -> None:
 def test_cli_bad_credentials(airflow_stack) -> None:
     result = cli(airflow_stack, *ARGS, "--run-id", "client-cli-403", AIRFLOW_PASSWORD="wrong")
     assert result.returncode == ExitCode.BAD_CREDENTIALS
-    assert "refused the credentials of user 'admin' (HTTP 403)" in error_line(result)
+    assert "refused the credentials of user 'caller' (HTTP 403)" in error_line(result)
     assert len(result.stderr.strip().splitlines()) == 1
     assert airflow_stack.get(f"{RUNS}/client-cli-403").status_code == 404
 
 
 def test_cli_missing_dag(airflow_stack) -> None:
+    # The caller (the default account) may see one DAG: Airflow answers 403 for any other.
     result = cli(airflow_stack, *ARGS, "--dag-id", "no-such-dag")
+    assert result.returncode == ExitCode.DAG_UNAVAILABLE
+    assert "DAG 'no-such-dag' not found" in error_line(result)
+    assert "or user 'caller' may not see it (HTTP 403)" in error_line(result)
+    # An account that may see every DAG learns that it does not exist.
+    admin = {"AIRFLOW_USERNAME": airflow_stack.auth[0], "AIRFLOW_PASSWORD": airflow_stack.auth[1]}
+    result = cli(airflow_stack, *ARGS, "--dag-id", "no-such-dag", **admin)
     assert result.returncode == ExitCode.DAG_UNAVAILABLE
     assert "DAG 'no-such-dag' not found" in error_line(result)
     assert "(HTTP 404)" in error_line(result)
@@ -178,7 +186,16 @@ def test_cli_paused_dag_is_refused_then_unpaused(airflow_stack, paused_dag) -> N
     # Nothing was created to sit queued.
     assert airflow_stack.get(f"{RUNS}/client-cli-paused").status_code == 404
 
-    fixed = cli(airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause")
+    # The caller account (the default) may not unpause: it says so, and nothing is created.
+    denied = cli(airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause")
+    assert denied.returncode == ExitCode.DAG_UNAVAILABLE
+    assert "user 'caller' may not unpause it (HTTP 403)" in error_line(denied)
+    assert airflow_stack.get(f"{RUNS}/client-cli-paused").status_code == 404
+
+    admin = {"AIRFLOW_USERNAME": airflow_stack.auth[0], "AIRFLOW_PASSWORD": airflow_stack.auth[1]}
+    fixed = cli(
+        airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause", **admin
+    )
     assert fixed.returncode == ExitCode.OK, fixed.stderr
     assert "rest-trigger: unpaused DAG 'rest-trigger'" in fixed.stderr
     assert airflow_stack.get("/dags/rest-trigger").json()["is_paused"] is False
@@ -238,8 +255,8 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
         "client-api-ok",
         on_progress=seen.append,
         base_url=airflow_stack.base_url,
-        username=airflow_stack.auth[0],
-        password=airflow_stack.auth[1],
+        username=airflow_stack.caller[0],
+        password=airflow_stack.caller[1],
     )
     assert result.ok and not result.attached
     assert result.summary == airflow_stack.xcom("client-api-ok", "main_etl")
@@ -255,8 +272,8 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
         RunConf(**CONF),
         "client-api-ok",
         base_url=airflow_stack.base_url,
-        username=airflow_stack.auth[0],
-        password=airflow_stack.auth[1],
+        username=airflow_stack.caller[0],
+        password=airflow_stack.caller[1],
     )
     assert again.attached and again.summary == result.summary
 
@@ -284,10 +301,10 @@ def test_api_errors_are_typed(airflow_stack, client) -> None:
     not_an_int: Any = "x"
     with pytest.raises(InvalidInput, match=r"Invalid input for param gid: 'x' is not of type"):
         client.trigger(RunConf(not_an_int, 7, "2024-01-01", "2024-01-31"), "client-api-400")
-    wrong = RestTriggerClient(airflow_stack.base_url, "admin", "wrong")
+    wrong = RestTriggerClient(airflow_stack.base_url, airflow_stack.caller[0], "wrong")
     with wrong, pytest.raises(BadCredentials, match=r"HTTP 403"):
         wrong.trigger(RunConf(**CONF), "client-api-403")
-    missing = RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth, dag_id="absent")
+    missing = RestTriggerClient(airflow_stack.base_url, *airflow_stack.caller, dag_id="absent")
     with missing, pytest.raises(DagNotFound, match=r"DAG 'absent' not found"):
         missing.trigger(RunConf(**CONF))
     first = client.trigger(RunConf(**CONF), "client-api-409")
@@ -305,5 +322,6 @@ def test_api_wait_times_out_on_a_queued_run(airflow_stack, client, paused_dag) -
     with pytest.raises(WaitTimedOut, match=r"is still queued after 2 s") as timed_out:
         client.wait("client-api-timeout", timeout=2, poll_interval=0.5)
     assert timed_out.value.exit_code == ExitCode.TIMED_OUT
-    client.unpause()
+    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as admin:
+        admin.unpause()
     assert client.wait("client-api-timeout", timeout=300).ok

@@ -1,90 +1,97 @@
-"""Basic auth for ``/api/v1`` that verifies a password once a minute, not on every request.
+"""Basic auth for ``/api/v1`` that verifies a password once a minute, not on every request, and
+refuses password guessing before it reaches the password hash.
 
 The FAB provider's basic-auth backend checks the password against its scrypt hash on every
 request: about 0.1 s of CPU each (docs/benchmarks.md). A caller that polls its run once a
 second burns a tenth of a core on hashing alone, and a burst of callers queues behind it.
 
-This backend does what FAB's does, and remembers a verified (username, password) pair for
-``TTL_SECONDS``. What it keeps is an HMAC of the pair under a key drawn at random per process,
-so neither the password nor a hash usable elsewhere is held. Every request still loads the user
-by id and requires it to be active with the same username: deactivating or deleting a user
-takes effect at once; a changed password leaves the old one valid for at most TTL_SECONDS.
-Anything not remembered goes through FAB's own check, unchanged.
+This backend does what FAB's does, with two things in front of it:
+
+- **The cache.** A verified (username, password) pair is remembered for ``[rest_trigger_api]
+  credential_cache_seconds`` (60), as an HMAC under a per-process random key
+  (verified_logins.py). Every request still loads the user by id and requires it to be active
+  with the same username: deactivating or deleting a user takes effect at once; a changed
+  password leaves the old one valid for at most that long. Naming FAB's own backend in
+  ``[api] auth_backends`` instead of this one turns the cache (and the throttle) off.
+- **The throttle.** After ``login_failures_per_user`` (5) failed logins for one username, or
+  ``login_failures_per_address`` (20) from one client address, within
+  ``login_window_seconds`` (300), further attempts get 429 with ``Retry-After`` without the
+  hash being run (login_throttle.py). A pair that verified before in this process (within a
+  day) is still checked normally, so a caller with the right password is not locked out by
+  someone guessing at its name or sharing its address. The counts are per webserver worker
+  process (``[webserver] workers``), like the cache; the address is the TCP peer's (behind a
+  proxy, turn on ``[webserver] enable_proxy_fix`` so it is the client's).
+
+Anything neither remembered nor throttled goes through FAB's own check, unchanged.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import threading
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
+from connexion import ProblemException
 from flask import Response, current_app, request
 
+from rest_trigger_api.login_throttle import LoginThrottle
+from rest_trigger_api.verified_logins import VerifiedLogins, login_message
+
+__all__ = ["CLIENT_AUTH", "VerifiedLogins", "init_app", "login_message", "requires_authentication"]
+
 CLIENT_AUTH: Any = None  # the interface Airflow's API client reads; unused here
-TTL_SECONDS = 60.0
-MAX_ENTRIES = 1024
+SECTION = "rest_trigger_api"
+DEFAULTS = {
+    "credential_cache_seconds": 60,
+    "login_window_seconds": 300,
+    "login_failures_per_user": 5,
+    "login_failures_per_address": 20,
+}
+KNOWN_GOOD_SECONDS = 24 * 3600
 
 T = TypeVar("T", bound=Callable[..., Any])
 
 
-class VerifiedLogins:
-    """Recently verified logins: HMAC(username, password) -> (expiry, user id)."""
+class _State:
+    """Per-process state, built from the configuration on first use."""
 
-    def __init__(
-        self,
-        ttl: float = TTL_SECONDS,
-        max_entries: int = MAX_ENTRIES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._key = os.urandom(32)
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[bytes, tuple[float, int]] = {}
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
+        from airflow.configuration import conf
 
-    def _digest(self, username: str, password: str) -> bytes:
-        message = username.encode() + b"\0" + password.encode()
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        def setting(name: str) -> int:
+            return conf.getint(SECTION, name, fallback=DEFAULTS[name])
 
-    def user_id(self, username: str, password: str) -> int | None:
-        digest = self._digest(username, password)
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._entries[digest]
-                return None
-            return entry[1]
-
-    def remember(self, username: str, password: str, user_id: int) -> None:
-        digest = self._digest(username, password)
-        now = self._clock()
-        with self._lock:
-            if len(self._entries) >= self._max_entries:
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self._max_entries:
-                    self._entries.clear()
-            self._entries[digest] = (now + self._ttl, user_id)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        self.verified = VerifiedLogins(ttl=setting("credential_cache_seconds"))
+        self.known_good = VerifiedLogins(ttl=KNOWN_GOOD_SECONDS, max_entries=4096)
+        self.throttle = LoginThrottle(
+            window=setting("login_window_seconds"),
+            per_user=setting("login_failures_per_user"),
+            per_address=setting("login_failures_per_address"),
+        )
 
 
-_verified = VerifiedLogins()
+_state: _State | None = None
+
+
+def _get_state() -> _State:
+    global _state
+    if _state is None:
+        _state = _State()
+    return _state
 
 
 def init_app(_app: Any) -> None:
     """Nothing to set up (the interface Airflow calls)."""
 
 
+class Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 def _authenticate() -> Any:
+    """The user, or None. Raises Throttled instead of checking a throttled login's password."""
     from airflow.providers.fab.auth_manager.api.auth.backend import basic_auth
     from airflow.www.extensions.init_auth_manager import get_auth_manager
     from flask_login import login_user
@@ -92,24 +99,44 @@ def _authenticate() -> Any:
     auth = request.authorization
     if auth is None or not auth.username or not auth.password:
         return None
-    user_id = _verified.user_id(auth.username, auth.password)
+    state = _get_state()
+    user_id = state.verified.user_id(auth.username, auth.password)
     if user_id is not None:
         user = get_auth_manager().security_manager.get_user_by_id(user_id)
         if user is not None and user.is_active and user.username == auth.username:
             login_user(user, remember=False)
             return user
+    address = request.remote_addr or ""
+    wait = state.throttle.retry_after(auth.username, address)
+    if wait is not None and state.known_good.user_id(auth.username, auth.password) is None:
+        raise Throttled(wait)
     user = basic_auth.auth_current_user()  # FAB's check: the scrypt hash, LDAP if configured
-    if user is not None:
-        _verified.remember(auth.username, auth.password, user.id)
+    if user is None:
+        state.throttle.failed(auth.username, address)
+        return None
+    state.verified.remember(auth.username, auth.password, user.id)
+    state.known_good.remember(auth.username, auth.password, user.id)
     return user
 
 
 def requires_authentication(function: T) -> T:
-    """FAB's basic-auth decorator, with the remembered logins in front of its check."""
+    """FAB's basic-auth decorator, with the cache and the throttle in front of its check."""
 
     @wraps(function)
     def decorated(*args: Any, **kwargs: Any) -> Any:
-        if _authenticate() is not None:
+        try:
+            user = _authenticate()
+        except Throttled as throttled:
+            # Raised, not returned: Airflow calls this decorator from check_authentication(),
+            # which reads any answer but 200 as "try the next backend", then says 401. Its
+            # error handler turns a ProblemException into the response, headers included.
+            raise ProblemException(
+                status=429,
+                title="Too Many Requests",
+                detail=f"too many failed logins; retry after {throttled.retry_after} s",
+                headers={"Retry-After": str(throttled.retry_after)},
+            ) from None
+        if user is not None:
             return function(*args, **kwargs)
         if not request.headers.get("Authorization") and current_app.config.get("AUTH_ROLE_PUBLIC"):
             return function(*args, **kwargs)

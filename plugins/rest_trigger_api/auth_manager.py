@@ -1,0 +1,34 @@
+"""FAB's auth manager, with triggering a DAG separated from editing it (``[core] auth_manager``).
+
+FAB lets a role create a run of a DAG only if it may also *edit* that DAG, and edit on a DAG is
+what pausing, unpausing and re-parsing it need. A caller that must trigger ``rest-trigger`` would
+then also be able to pause it, leaving every later run queued. Here creating a run (POST
+dagRuns, and the UI's trigger) needs read on the DAG and create on its runs
+(``DAG Run:<dag_id>`` or ``DAG Runs``) instead; every other decision is FAB's, unchanged. The
+stock roles are unaffected: those that may create runs (User, Op, Admin) may edit DAGs too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+
+
+class RestTriggerAuthManager(FabAuthManager):
+    def is_authorized_dag(
+        self,
+        *,
+        method: Any,
+        access_entity: DagAccessEntity | None = None,
+        details: DagDetails | None = None,
+        user: Any = None,
+    ) -> bool:
+        if method == "POST" and access_entity == DagAccessEntity.RUN and details and details.id:
+            return self._is_authorized_dag(
+                method="GET", details=details, user=user
+            ) and self._is_authorized_dag_run(method="POST", details=details, user=user)
+        return super().is_authorized_dag(
+            method=method, access_entity=access_entity, details=details, user=user
+        )

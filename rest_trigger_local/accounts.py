@@ -1,0 +1,149 @@
+"""The Airflow accounts: the admin (people, in the UI) and the caller (other systems, over the REST
+API) with its least-privilege role, created or brought in line idempotently.
+
+Run it as ``python -m rest_trigger_local.accounts`` with Airflow's environment (metadata database)
+and the names and passwords in the environment: ``AIRFLOW_ADMIN_USER``, ``AIRFLOW_ADMIN_PASSWORD``,
+``AIRFLOW_CALLER_USER``, ``AIRFLOW_CALLER_PASSWORD``. Passwords come only from the environment and
+are hashed in this process through FAB's security manager: ``airflow users create --password``
+would put them on a command line, where ``ps`` shows them to every user of the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DAG_ID = "rest-trigger"
+CALLER_ROLE = "RestTriggerCaller"
+ADMIN_ROLE = "Admin"
+
+
+def caller_permissions(dag_id: str = DAG_ID) -> list[tuple[str, str]]:
+    """What a caller may do, as FAB (action, resource) pairs: read the one DAG, create and read
+    its runs, read task instances, XCom entries and task logs. The last three are global FAB
+    resources, but Airflow grants them only together with read on the DAG they belong to, so
+    they reach this DAG's only.
+
+    Not here, so refused: edit or delete on the DAG (pause/unpause, delete), edit or delete on its
+    runs or task instances (clear, mark, delete), any other DAG, connections, variables, pools,
+    config, users, roles, the UI. FAB itself asks for edit on the DAG to create a run;
+    plugins/rest_trigger_api/auth_manager.py asks for read on the DAG and create on its runs,
+    so that triggering does not bring pausing with it.
+    """
+    from airflow.security import permissions as p
+
+    return [
+        (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG)),
+        (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG_RUN)),
+        (p.ACTION_CAN_CREATE, p.resource_name(dag_id, p.RESOURCE_DAG_RUN)),
+        (p.ACTION_CAN_READ, p.RESOURCE_TASK_INSTANCE),
+        (p.ACTION_CAN_READ, p.RESOURCE_XCOM),
+        (p.ACTION_CAN_READ, p.RESOURCE_TASK_LOG),
+    ]
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str
+    # The caller is a machine account: its password follows the environment on every run. The
+    # admin's is set once, then belongs to the person (who may change it in the UI).
+    password_follows_env: bool
+
+
+def accounts_from_env(env: Mapping[str, str]) -> list[Account]:
+    """Both accounts, from the environment; a missing variable is an error, not a default (the
+    defaults are the launcher's, which passes them in)."""
+    missing = [
+        name
+        for name in (
+            "AIRFLOW_ADMIN_USER",
+            "AIRFLOW_ADMIN_PASSWORD",
+            "AIRFLOW_CALLER_USER",
+            "AIRFLOW_CALLER_PASSWORD",
+        )
+        if not env.get(name)
+    ]
+    if missing:
+        raise SystemExit(f"accounts: set {', '.join(missing)}")
+    return [
+        Account(env["AIRFLOW_ADMIN_USER"], env["AIRFLOW_ADMIN_PASSWORD"], ADMIN_ROLE, False),
+        Account(env["AIRFLOW_CALLER_USER"], env["AIRFLOW_CALLER_PASSWORD"], CALLER_ROLE, True),
+    ]
+
+
+def ensure_caller_role(sm: Any, dag_id: str = DAG_ID) -> list[str]:
+    """The caller role with exactly caller_permissions(): created if missing, extra permissions
+    removed (a role edited by hand is brought back). Returns what changed."""
+    changes: list[str] = []
+    role = sm.find_role(CALLER_ROLE)
+    if role is None:
+        role = sm.add_role(CALLER_ROLE)
+        changes.append(f"created the role {CALLER_ROLE!r}")
+    wanted = set(caller_permissions(dag_id))
+    have = {(perm.action.name, perm.resource.name): perm for perm in role.permissions}
+    for action, resource in sorted(wanted - have.keys()):
+        sm.add_permission_to_role(role, sm.create_permission(action, resource))
+    for pair in sorted(have.keys() - wanted):
+        sm.remove_permission_from_role(role, have[pair])
+        changes.append(f"removed {pair[0]} on {pair[1]!r} from {CALLER_ROLE!r}")
+    return changes
+
+
+def ensure_account(sm: Any, account: Account) -> list[str]:
+    """Create the user, or bring an existing one's role (and, for the caller, password) in line."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    role = sm.find_role(account.role)
+    if role is None:
+        raise SystemExit(f"accounts: the role {account.role!r} does not exist")
+    user = sm.find_user(username=account.username)
+    if user is None:
+        created = sm.add_user(
+            account.username, "Local", account.role, f"{account.username}@localhost",
+            role, password=account.password,
+        )  # fmt: skip
+        if not created:
+            raise SystemExit(f"accounts: could not create the Airflow user {account.username!r}")
+        return [f"created the Airflow user {account.username!r} (role {account.role})"]
+    changes = []
+    if [r.name for r in user.roles] != [account.role] and account.password_follows_env:
+        user.roles = [role]
+        changes.append(f"set the role of {account.username!r} to {account.role}")
+    if account.password_follows_env and not check_password_hash(user.password, account.password):
+        user.password = generate_password_hash(account.password)
+        changes.append(f"set the password of {account.username!r} from the environment")
+    if changes:
+        sm.update_user(user)
+    return changes
+
+
+def ensure_accounts(env: Mapping[str, str]) -> list[str]:
+    """Everything above, in one Airflow app context. Returns what changed, one line each."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+    accounts = accounts_from_env(env)
+    with get_application_builder() as appbuilder:
+        sm = appbuilder.sm
+        changes = ensure_caller_role(sm)
+        for account in accounts:
+            changes += ensure_account(sm, account)
+    return changes
+
+
+PREFIX = "accounts: "
+
+
+def main() -> None:
+    for line in ensure_accounts(os.environ):
+        # Marked: Airflow's own log lines go to stdout too; the launcher relays only these.
+        print(PREFIX + line, flush=True)  # noqa: T201
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+"""Security against the live API: the caller account's permission matrix (with a second DAG in
+the DAG folder), no password on a command line or in a log, the password-guessing throttle, and
+the credential cache on and off.
+
+Two stacks of their own, started the way `make run` starts (the launcher, on free ports), each
+with one webserver worker: the cache and the throttle are per worker process, and one worker
+makes their counts exact instead of split over two.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+from tests.fixtures.airflow_stack import PROJECT_DIR, AirflowStack, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+RUNS = "/dags/rest-trigger/dagRuns"
+OTHER = "other-dag"
+OTHER_DAG_FILE = """
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.decorators import dag, task
+
+
+@dag(dag_id="other-dag", schedule=None, start_date=dt.datetime(2024, 1, 1), catchup=False)
+def other_dag():
+    @task
+    def hello() -> str:
+        return "hello"
+
+    hello()
+
+
+other_dag()
+"""
+STOCK_BACKENDS = (
+    "airflow.providers.fab.auth_manager.api.auth.backend.basic_auth,"
+    "airflow.api.auth.backend.session"
+)
+# The throttle's limits as airflow.cfg sets them ([rest_trigger_api]).
+PER_USER, PER_ADDRESS, WINDOW = 5, 20, 300
+
+
+def dag_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="rest-trigger-test-dags-"))
+    shutil.copy(PROJECT_DIR / "dags" / "rest_trigger.py", folder)
+    (folder / "other_dag.py").write_text(OTHER_DAG_FILE)
+    return folder
+
+
+def passwords() -> dict[str, str]:
+    """Logins that are not the local-only defaults, so they must never be shown."""
+    return {
+        "AIRFLOW_ADMIN_USER": "person",
+        "AIRFLOW_ADMIN_PASSWORD": "adm-" + secrets.token_urlsafe(16),
+        "AIRFLOW_CALLER_USER": "other-system",
+        "AIRFLOW_CALLER_PASSWORD": "cal-" + secrets.token_urlsafe(16),
+    }
+
+
+@pytest.fixture(scope="module")
+def secure_stack() -> Iterator[tuple[AirflowStack, Path, dict[str, str]]]:
+    logins = passwords()
+    exec_log = Path(tempfile.mkdtemp(prefix="rest-trigger-test-exec-")) / "argv.jsonl"
+    stack = start_stack(
+        module="tests.fixtures.audited_launcher",
+        REST_TRIGGER_TEST_EXEC_LOG=str(exec_log),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dag_folder()),
+        AIRFLOW__WEBSERVER__WORKERS="1",
+        # Long enough that no test depends on how fast the machine is.
+        AIRFLOW__REST_TRIGGER_API__CREDENTIAL_CACHE_SECONDS="3600",
+        DEMO_ROWS="2000",
+        **logins,
+    )
+    try:
+        yield stack, exec_log, logins
+    finally:
+        leftovers = stop_stack(stack)
+    assert not leftovers, leftovers
+
+
+@pytest.fixture(scope="module")
+def stock_auth_stack() -> Iterator[AirflowStack]:
+    """The cache switched off the documented way: FAB's own backend in [api] auth_backends."""
+    stack = start_stack(
+        AIRFLOW__API__AUTH_BACKENDS=STOCK_BACKENDS,
+        AIRFLOW__WEBSERVER__WORKERS="1",
+        DEMO_ROWS="2000",
+    )
+    try:
+        yield stack
+    finally:
+        leftovers = stop_stack(stack)
+    assert not leftovers, leftovers
+
+
+def as_caller(stack: AirflowStack, method: str, path: str, **kwargs: Any) -> requests.Response:
+    return requests.request(method, f"{stack.api}{path}", auth=stack.caller, timeout=60, **kwargs)
+
+
+def as_admin(stack: AirflowStack, method: str, path: str, **kwargs: Any) -> requests.Response:
+    return requests.request(method, f"{stack.api}{path}", auth=stack.auth, timeout=60, **kwargs)
+
+
+def login(stack: AirflowStack, username: str, password: str) -> requests.Response:
+    return requests.get(f"{stack.api}/dags", auth=(username, password), timeout=60)
+
+
+def wait_for_caller_run(stack: AirflowStack, run_id: str) -> dict[str, Any]:
+    """Polls as the caller: reading its runs is part of what it may do."""
+    for _ in range(360):
+        run = as_caller(stack, "GET", f"{RUNS}/{run_id}")
+        assert run.status_code == 200, run.text
+        if run.json()["state"] in ("success", "failed"):
+            return run.json()
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def create_user(stack: AirflowStack, username: str, password: str) -> None:
+    body = {
+        "username": username, "password": password, "email": f"{username}@localhost",
+        "first_name": "Test", "last_name": "User", "roles": [{"name": "RestTriggerCaller"}],
+    }  # fmt: skip
+    created = as_admin(stack, "POST", "/users", json=body)
+    assert created.status_code == 200, created.text
+
+
+def change_password(stack: AirflowStack, username: str, password: str) -> None:
+    body = {
+        "username": username, "password": password, "email": f"{username}@localhost",
+        "first_name": "Test", "last_name": "User",
+    }  # fmt: skip
+    changed = as_admin(
+        stack, "PATCH", f"/users/{username}", params={"update_mask": "password"}, json=body
+    )
+    assert changed.status_code == 200, changed.text
+
+
+# -- the caller may ------------------------------------------------------------------------
+def test_caller_sees_only_rest_trigger(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    every = as_admin(stack, "GET", "/dags").json()["dags"]
+    assert sorted(d["dag_id"] for d in every) == [OTHER, "rest-trigger"]  # both are there
+    mine = as_caller(stack, "GET", "/dags")
+    assert mine.status_code == 200
+    assert [d["dag_id"] for d in mine.json()["dags"]] == ["rest-trigger"]
+    assert as_caller(stack, "GET", "/dags/rest-trigger").status_code == 200
+
+
+def test_caller_triggers_and_reads_its_run_tasks_xcom_and_logs(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    posted = as_caller(stack, "POST", RUNS, json={"dag_run_id": "caller-1", "conf": CONF})
+    assert posted.status_code == 200, posted.text
+    assert wait_for_caller_run(stack, "caller-1")["state"] == "success"
+    listed = as_caller(stack, "GET", RUNS).json()["dag_runs"]
+    assert "caller-1" in [r["dag_run_id"] for r in listed]
+    tis = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances")
+    assert tis.status_code == 200
+    assert sorted(t["task_id"] for t in tis.json()["task_instances"]) == [
+        "main_etl", "puller", "pusher",
+    ]  # fmt: skip
+    ti = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl")
+    assert ti.json()["state"] == "success"
+    xcoms = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/xcomEntries")
+    assert "return_value" in [x["key"] for x in xcoms.json()["xcom_entries"]]
+    value = as_caller(
+        stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/xcomEntries/return_value",
+        params={"deserialize": "true", "stringify": "false"},
+    )  # fmt: skip
+    assert value.status_code == 200
+    assert value.json()["value"]["dag_run_id"] == "caller-1"
+    log = as_caller(
+        stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/logs/1",
+        params={"full_content": "true"}, headers={"Accept": "text/plain"},
+    )  # fmt: skip
+    assert log.status_code == 200
+    assert f"total={value.json()['value']['total']}" in log.text
+
+
+# -- the caller may not --------------------------------------------------------------------
+def test_caller_cannot_touch_the_installation(secure_stack) -> None:
+    """Connections, variables, pools, config, users, roles: each refused to the caller and
+    answered to the admin (so the 403 is the permission, not a missing endpoint)."""
+    stack, _, logins = secure_stack
+    reads = ["/connections", "/variables", "/pools", "/users", "/roles", "/permissions"]
+    for path in reads:
+        assert as_admin(stack, "GET", path).status_code == 200, path
+        refused = as_caller(stack, "GET", path)
+        assert refused.status_code == 403, (path, refused.text)
+    # Config: expose_config is off, so even the admin gets 403, but with Airflow's reason;
+    # the caller is refused before that, by permission.
+    admin_config = as_admin(stack, "GET", "/config").json()
+    caller_config = as_caller(stack, "GET", "/config")
+    assert caller_config.status_code == 403
+    assert caller_config.json()["detail"] != admin_config["detail"]
+    writes = [
+        ("POST", "/connections", {"connection_id": "x", "conn_type": "http"}),
+        ("POST", "/variables", {"key": "x", "value": "y"}),
+        ("POST", "/pools", {"name": "x", "slots": 1}),
+        ("PATCH", "/pools/default_pool", {"name": "default_pool", "slots": 1}),
+        ("POST", "/roles", {"name": "x", "actions": []}),
+        (
+            "PATCH",
+            f"/users/{logins['AIRFLOW_CALLER_USER']}",
+            {
+                "username": logins["AIRFLOW_CALLER_USER"],
+                "email": "x@localhost",
+                "first_name": "x",
+                "last_name": "x",
+                "roles": [{"name": "Admin"}],
+            },
+        ),
+    ]
+    for method, path, body in writes:
+        refused = as_caller(stack, method, path, json=body)
+        assert refused.status_code == 403, (method, path, refused.text)
+    assert as_admin(stack, "GET", "/variables").json()["total_entries"] == 0
+    assert as_admin(stack, "GET", "/pools/default_pool").json()["slots"] == 128
+    roles = as_admin(stack, "GET", f"/users/{logins['AIRFLOW_CALLER_USER']}").json()["roles"]
+    assert roles == [{"name": "RestTriggerCaller"}]
+
+
+def test_caller_cannot_pause_delete_clear_or_mark(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    as_caller(stack, "POST", RUNS, json={"dag_run_id": "caller-2", "conf": CONF})
+    assert wait_for_caller_run(stack, "caller-2")["state"] == "success"
+    attempts = [
+        ("PATCH", "/dags/rest-trigger", {"is_paused": True}, {"update_mask": "is_paused"}),
+        ("PATCH", "/dags", {"is_paused": True}, {"dag_id_pattern": "rest"}),
+        ("DELETE", f"{RUNS}/caller-2", None, None),
+        ("PATCH", f"{RUNS}/caller-2", {"state": "failed"}, None),
+        ("POST", f"{RUNS}/caller-2/clear", {"dry_run": False}, None),
+        (
+            "POST",
+            "/dags/rest-trigger/clearTaskInstances",
+            {"dag_run_id": "caller-2", "task_ids": ["main_etl"], "dry_run": False},
+            None,
+        ),
+        ("PATCH", f"{RUNS}/caller-2/taskInstances/main_etl", {"new_state": "failed"}, None),
+        (
+            "POST",
+            "/dags/rest-trigger/updateTaskInstancesState",
+            {"dag_run_id": "caller-2", "task_id": "main_etl", "new_state": "failed"},
+            None,
+        ),
+        ("DELETE", "/dags/rest-trigger", None, None),
+    ]
+    for method, path, body, params in attempts:
+        refused = as_caller(stack, method, path, json=body, params=params)
+        assert refused.status_code == 403, (method, path, refused.text)
+    dag = as_admin(stack, "GET", "/dags/rest-trigger").json()
+    assert dag["is_paused"] is False
+    run = as_admin(stack, "GET", f"{RUNS}/caller-2").json()
+    assert run["state"] == "success"
+    ti = as_admin(stack, "GET", f"{RUNS}/caller-2/taskInstances/main_etl").json()
+    assert (ti["state"], ti["try_number"]) == ("success", 1)
+
+
+def test_caller_cannot_see_or_trigger_another_dag(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    other = f"/dags/{OTHER}/dagRuns"
+    started = as_admin(stack, "POST", other, json={"dag_run_id": "admins-run"})
+    assert started.status_code == 200, started.text
+    for method, path, body in [
+        ("GET", f"/dags/{OTHER}", None),
+        ("GET", f"/dags/{OTHER}/details", None),
+        ("GET", other, None),
+        ("GET", f"{other}/admins-run", None),
+        ("GET", f"{other}/admins-run/taskInstances", None),
+        ("POST", other, {"dag_run_id": "callers-run"}),
+        ("PATCH", f"/dags/{OTHER}", {"is_paused": True}),
+    ]:
+        refused = as_caller(stack, method, path, json=body)
+        assert refused.status_code == 403, (method, path, refused.text)
+    assert as_admin(stack, "GET", f"{other}/callers-run").status_code == 404
+    # The cross-DAG listings ("~" for every DAG) either refuse the caller or leave the other
+    # DAG out: never show its runs or task instances.
+    runs = as_caller(stack, "GET", "/dags/~/dagRuns")
+    assert runs.status_code == 403 or {r["dag_id"] for r in runs.json()["dag_runs"]} == {
+        "rest-trigger"
+    }
+    tis = as_caller(
+        stack, "POST", "/dags/~/dagRuns/~/taskInstances/list", json={"dag_ids": [OTHER]}
+    )
+    assert tis.status_code == 403 or tis.json()["task_instances"] == []
+
+
+# -- secrets -------------------------------------------------------------------------------
+def test_no_password_on_a_command_line_or_in_a_log(secure_stack) -> None:
+    stack, exec_log, logins = secure_stack
+    state = stack.state_dir
+    store = json.loads((state / "secrets.json").read_text())
+    hidden = {
+        "admin password": logins["AIRFLOW_ADMIN_PASSWORD"],
+        "caller password": logins["AIRFLOW_CALLER_PASSWORD"],
+        "metadata DB password": store["metadb_password"],
+        "fernet key": store["fernet_key"],
+        "webserver secret key": store["webserver_secret_key"],
+        "PostgreSQL superuser password": (state / "postgres-superuser.password")
+        .read_text()
+        .strip(),
+    }
+    # Every command line the launcher started (initdb, pg_ctl, airflow db migrate, the
+    # accounts, the scheduler, the webserver), recorded by an audit hook as it started them.
+    started = [json.loads(line) for line in exec_log.read_text().splitlines()]
+    assert any("rest_trigger_local.accounts" in argv for argv in started)
+    assert any(argv[-1:] == ["webserver"] for argv in started)
+    # And every process running now: what those started in turn (gunicorn, PostgreSQL...).
+    family = psutil.Process(stack.process.pid).children(recursive=True)
+    running = [p.cmdline() for p in family if p.is_running()]
+    assert len(running) >= 4
+    # And every log the stack wrote, the launcher's own output included.
+    logs = [p for p in state.rglob("*") if p.is_file() and p.suffix in (".log", ".out")]
+    assert any(p.name == "webserver.log" for p in logs)
+    for name, value in hidden.items():
+        for argv in started + running:
+            assert not any(value in arg for arg in argv), f"{name} on a command line: {argv}"
+        for path in logs:
+            assert value not in path.read_text(errors="replace"), f"{name} in {path}"
+    # The banner names the variables instead of showing passwords that are not defaults.
+    banner = stack.output.read_text()
+    assert "$AIRFLOW_ADMIN_PASSWORD" in banner
+    assert f"-u other-system:$AIRFLOW_CALLER_PASSWORD -X POST {stack.api}" in banner
+
+
+def test_ui_is_not_frameable_and_sessions_last_hours(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    page = requests.get(f"{stack.base_url}/login/", timeout=60)
+    assert page.status_code == 200
+    assert page.headers["X-Frame-Options"] == "DENY"  # x_frame_enabled = False
+    cookie = page.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; the README says to turn it on behind TLS
+    # The session cookie's lifetime, both times from the server's clock in the same answer.
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    sent = parsedate_to_datetime(page.headers["Date"])
+    assert abs((expires - sent).total_seconds() - 8 * 3600) < 60
+
+
+# -- the credential cache, on (before the throttle tests, which lock this address) ---------
+def test_with_the_cache_a_changed_password_is_accepted_until_the_entry_expires(
+    secure_stack,
+) -> None:
+    """The trade the README states: the old password keeps working for up to
+    credential_cache_seconds (60 by default; an hour in this stack) after a change."""
+    stack, _, _ = secure_stack
+    username = "cache-on"
+    old, new = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    create_user(stack, username, old)
+    first = login(stack, username, old)
+    assert first.status_code == 200
+    change_password(stack, username, new)
+    assert login(stack, username, old).status_code == 200  # remembered
+    assert login(stack, username, new).status_code == 200
+
+
+# -- the throttle (last in the module: it leaves this address locked) ---------------------
+def fail_count(stack: AirflowStack, username: str) -> int:
+    """FAB counts a failed login when it has checked the password against the user's hash:
+    the count says how many times the hash was run for a wrong password."""
+    return as_admin(stack, "GET", f"/users/{username}").json()["fail_login_count"]
+
+
+def test_guessing_one_users_password_is_throttled_without_running_the_hash(secure_stack) -> None:
+    stack, _, _ = secure_stack
+    target, password = "guess-target", secrets.token_urlsafe(12)
+    create_user(stack, target, password)
+    answers = [login(stack, target, f"guess-{n}") for n in range(PER_USER + 10)]
+    codes = [a.status_code for a in answers]
+    assert codes == [403] * PER_USER + [429] * 10
+    retry = [int(a.headers["Retry-After"]) for a in answers[PER_USER:]]
+    assert all(0 < r <= WINDOW for r in retry)
+    assert "too many failed logins" in answers[-1].json()["detail"]
+    # The hash ran for the first five only: the ten refused with 429 never reached it.
+    assert fail_count(stack, target) == PER_USER
+    # The right password, never verified before, is refused as well: a lock that opened for
+    # it would tell the guesser it was right.
+    assert login(stack, target, password).status_code == 429
+    assert fail_count(stack, target) == PER_USER
+    # The caller is unaffected, and can still trigger.
+    assert as_caller(stack, "GET", "/dags/rest-trigger").status_code == 200
+
+
+def test_guessing_from_one_address_is_throttled_and_known_callers_are_unaffected(
+    secure_stack,
+) -> None:
+    stack, _, logins = secure_stack
+    caller_before = fail_count(stack, logins["AIRFLOW_CALLER_USER"])
+    late_user, late_password = "late-user", secrets.token_urlsafe(12)
+    create_user(stack, late_user, late_password)
+    codes = [
+        login(stack, f"nobody-{uuid.uuid4().hex[:8]}", "guess").status_code
+        for _ in range(PER_ADDRESS + 5)
+    ]
+    # The test before spent five of this address's twenty failures; no other test failed a
+    # login against this stack.
+    assert codes == [403] * (PER_ADDRESS - PER_USER) + [429] * (PER_USER + 5)
+    # A known login (verified before in this worker) still works, even for the admin...
+    assert as_caller(stack, "GET", "/dags").status_code == 200
+    assert as_admin(stack, "GET", "/dags").status_code == 200
+    posted = as_caller(stack, "POST", RUNS, json={"dag_run_id": "caller-locked", "conf": CONF})
+    assert posted.status_code == 200, posted.text
+    assert fail_count(stack, logins["AIRFLOW_CALLER_USER"]) == caller_before
+    # ...while a login this worker has never verified waits, like a guess, until Retry-After.
+    late = login(stack, late_user, late_password)
+    assert late.status_code == 429
+    assert 0 < int(late.headers["Retry-After"]) <= WINDOW
+
+
+# -- the credential cache switched off (a stack of its own) -----------------------------------
+def test_with_fabs_backend_named_there_is_no_cache_and_no_throttle(stock_auth_stack) -> None:
+    stack = stock_auth_stack
+    username = "cache-off"
+    old, new = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    create_user(stack, username, old)
+    assert login(stack, username, old).status_code == 200
+    change_password(stack, username, new)
+    assert login(stack, username, old).status_code == 403  # refused at once
+    assert login(stack, username, new).status_code == 200
+    codes = [login(stack, username, f"guess-{n}").status_code for n in range(PER_USER + 3)]
+    assert codes == [403] * (PER_USER + 3)
+    assert fail_count(stack, username) == PER_USER + 3  # every guess ran the hash
+    # The caller role works the same under FAB's backend.
+    posted = as_caller(stack, "POST", RUNS, json={"dag_run_id": "stock-auth", "conf": CONF})
+    assert posted.status_code == 200, posted.text
