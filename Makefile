@@ -52,19 +52,17 @@ system-deps: ## Install the Debian packages the browser, compose and celery test
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "not installing$$missing (needs root and apt-get); tests that need them will be skipped"; fi
 
-# .env for `docker compose` (docs/docker.md): .env.example with a fresh Fernet key and webserver
-# secret, and your uid on Linux (50000 when root). Never overwrites; ENV_FILE=path writes elsewhere.
+# .env for `docker compose` (docs/docker.md), which is optional: .env.example with your uid on
+# Linux (50000 when root). The secrets are not in it: airflow-init generates them into a volume.
+# Written owner-only (it is where overrides such as a real Redshift's password go). Never
+# overwrites; ENV_FILE=path writes elsewhere.
 ENV_FILE ?= .env
 .PHONY: docker-env
-docker-env: ## Create .env for docker compose from .env.example, with generated secrets
+docker-env: ## Create an (optional) .env for docker compose from .env.example, with your uid
 	@if [ -e "$(ENV_FILE)" ]; then echo "$(ENV_FILE) exists; not overwriting it"; exit 0; fi; \
-	fernet=$$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())') && \
-	secret=$$(python3 -c 'import secrets; print(secrets.token_hex(32))') && \
 	uid=$$(id -u) && if [ "$$uid" = 0 ]; then uid=50000; fi && \
-	umask 077 && sed -e "s|^AIRFLOW_UID=.*|AIRFLOW_UID=$$uid|" \
-	  -e "s|^AIRFLOW__CORE__FERNET_KEY=.*|AIRFLOW__CORE__FERNET_KEY=$$fernet|" \
-	  -e "s|^AIRFLOW__WEBSERVER__SECRET_KEY=.*|AIRFLOW__WEBSERVER__SECRET_KEY=$$secret|" \
-	  .env.example > "$(ENV_FILE)" && echo "wrote $(ENV_FILE); next: docker compose up"
+	umask 077 && sed -e "s|^AIRFLOW_UID=.*|AIRFLOW_UID=$$uid|" .env.example > "$(ENV_FILE)" && \
+	echo "wrote $(ENV_FILE); next: docker compose up -d --wait"
 
 # Docker (docs/docker.md): an engine where none answers, stand-ins for the upstream images where
 # no registry answers, and the compose test. docker/engine.sh stops only an engine it started.

@@ -1,8 +1,9 @@
 """The compose files, checked where the real run (tests/test_compose_stack.py) cannot reach.
 
 Kept because `make test-compose` does not cover them: the profiles it never starts (flower,
-debug) must still be valid and self-contained; `.env.example` must document every variable and
-hold no secret; `make docker-env` must write fresh keys each time and never overwrite; the
+debug) must still be valid and self-contained, with no .env too; `.env` values must win; every
+service must be hardened as declared; `.env.example` must document every variable and hold no
+secret; `make docker-env` must write the uid owner-only and never overwrite; the
 image tag must agree with the lock; the build context must never carry `.env`; and no
 environment variable may override airflow.cfg's API auth or pause new DAGs (a failure the real
 run would show only as a 403 or a run queued forever, far from its cause). These need Compose
@@ -41,9 +42,14 @@ CONTAINER_SETTINGS = {
     "AIRFLOW__CORE__EXECUTOR",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__BROKER_URL_CMD",
     "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH",
+    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH_CMD",
     "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__CORE__FERNET_KEY_CMD",
     "AIRFLOW__WEBSERVER__SECRET_KEY",
+    "AIRFLOW__WEBSERVER__SECRET_KEY_CMD",
     "AIRFLOW__WEBSERVER__WEB_SERVER_HOST",
     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK",
 }
@@ -73,7 +79,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def make_env_file(directory: Path) -> Path:
-    """`make docker-env`, the documented first step, writing into ``directory``."""
+    """`make docker-env` (optional: the stack needs no .env), writing into ``directory``."""
     path = directory / ".env"
     subprocess.run(
         ["make", "--no-print-directory", "-C", str(PROJECT_DIR), "docker-env", f"ENV_FILE={path}"],
@@ -119,17 +125,47 @@ def test_every_profile_is_valid_and_self_contained(
 
 
 @needs_compose
-def test_without_env_file_compose_says_what_to_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profiles", PROFILE_SETS, ids=lambda p: "+".join(p) or "default")
+def test_without_env_file_every_profile_is_valid(tmp_path: Path, profiles: tuple[str, ...]) -> None:
+    """No .env: the secrets come from airflow-init's volume, the connection from its default."""
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    result = compose_config(empty)
-    assert result.returncode != 0
-    # Compose v2 names whichever required variable it meets first.
-    assert re.search(
-        r"AIRFLOW__CORE__FERNET_KEY|AIRFLOW__WEBSERVER__SECRET_KEY|AIRFLOW_CONN_REDSHIFT_DEFAULT",
-        result.stderr,
-    ), result.stderr
-    assert "make docker-env" in result.stderr
+    services = rendered(empty, profiles)["services"]
+    env = services["airflow-webserver"]["environment"]
+    # Unset overrides are absent (an empty FERNET_KEY would switch encryption off), the _CMDs read
+    # the volume, and the default connection is the local stand-in.
+    for name in ("FERNET_KEY", "SECRET_KEY", "BROKER_URL", "FLOWER_BASIC_AUTH"):
+        (key,) = [k for k in env if k.endswith(f"__{name}")]
+        assert env[key] is None, key
+        assert env[f"{key}_CMD"].startswith("cat /opt/airflow/secrets/"), key
+    assert json.loads(env["AIRFLOW_CONN_REDSHIFT_DEFAULT"])["host"] == "warehouse"
+
+
+@needs_compose
+def test_env_file_values_win(tmp_path: Path) -> None:
+    path = tmp_path / "override.env"
+    path.write_text("AIRFLOW__CORE__FERNET_KEY=from-env-file\nAIRFLOW_CONN_REDSHIFT_DEFAULT=x\n")
+    env = rendered(path)["services"]["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__FERNET_KEY"] == "from-env-file"
+    assert env["AIRFLOW_CONN_REDSHIFT_DEFAULT"] == "x"
+
+
+@needs_compose
+@pytest.mark.parametrize("profiles", [("celery", "flower", "debug")], ids=["all"])
+def test_every_service_hardened(env_file: Path, profiles: tuple[str, ...]) -> None:
+    """no-new-privileges and no capability everywhere; only airflow-init runs as root, with the
+    three capabilities its volume hand-over uses. (The real run checks the running containers.)"""
+    services = rendered(env_file, profiles)["services"]
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert service.get("cap_drop") == ["ALL"], name
+        if name == "airflow-init":
+            assert service["user"] == "0:0"
+            assert sorted(service["cap_add"]) == ["CHOWN", "SETGID", "SETUID"]
+        else:
+            assert not service.get("cap_add"), name
+            assert service.get("user", "image") not in ("0", "0:0", "root"), name
+        assert "--password" not in json.dumps(service), name
 
 
 @needs_compose
@@ -156,35 +192,36 @@ def test_env_example_lists_every_variable_and_no_secret() -> None:
     used = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", COMPOSE_FILE.read_text()))
     assert used <= documented, used - documented
     values = read_env_file(ENV_EXAMPLE)
-    assert values["AIRFLOW__CORE__FERNET_KEY"] == ""
-    assert values["AIRFLOW__WEBSERVER__SECRET_KEY"] == ""
-    conn = json.loads(values["AIRFLOW_CONN_REDSHIFT_DEFAULT"])
+    # No secret in it: the keys are commented out (generated by airflow-init unless set).
+    for name in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__WEBSERVER__SECRET_KEY"):
+        assert name not in values and re.search(rf"^# {name}=$", text, flags=re.M), name
+    line = re.search(r"^# AIRFLOW_CONN_REDSHIFT_DEFAULT='(.*)'$", text, flags=re.M)
+    assert line, "the local connection line"
+    conn = json.loads(line[1])
     assert (conn["host"], conn["port"], conn["extra"]["ssl"]) == ("warehouse", 5439, False)
     assert (conn["schema"], conn["login"], conn["password"]) == (
         values["WAREHOUSE_DB"], values["WAREHOUSE_USER"], values["WAREHOUSE_PASSWORD"],
     )  # fmt: skip
+    # The compose file's default connection is the same one.
+    assert line[1] in COMPOSE_FILE.read_text()
     tracked = subprocess.run(
         ["git", "ls-files", ".env"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     )
     assert tracked.stdout == ""
 
 
-def test_make_docker_env_writes_usable_secrets_once(tmp_path: Path) -> None:
-    from cryptography.fernet import Fernet
-
+def test_make_docker_env_writes_the_uid_owner_only_and_never_overwrites(tmp_path: Path) -> None:
     path = make_env_file(tmp_path)
     values = read_env_file(path)
-    key = values["AIRFLOW__CORE__FERNET_KEY"].encode()
-    assert Fernet(key).decrypt(Fernet(key).encrypt(b"x")) == b"x"
-    assert re.fullmatch(r"[0-9a-f]{64}", values["AIRFLOW__WEBSERVER__SECRET_KEY"])
-    assert path.stat().st_mode & 0o077 == 0
     assert values["AIRFLOW_UID"] == ("50000" if os.getuid() == 0 else str(os.getuid()))
+    assert path.stat().st_mode & 0o077 == 0
+    assert path.read_text() == ENV_EXAMPLE.read_text().replace(
+        "AIRFLOW_UID=50000", f"AIRFLOW_UID={values['AIRFLOW_UID']}"
+    )
+    path.write_text(path.read_text() + "AIRFLOW_PORT=9999\n")
     before = path.read_text()
     make_env_file(tmp_path)
     assert path.read_text() == before
-    (tmp_path / "other").mkdir()
-    other = read_env_file(make_env_file(tmp_path / "other"))  # another folder: fresh keys
-    assert other["AIRFLOW__CORE__FERNET_KEY"] != values["AIRFLOW__CORE__FERNET_KEY"]
 
 
 def test_image_versions_agree_with_the_lock() -> None:

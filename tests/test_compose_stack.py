@@ -7,8 +7,10 @@ that keeps the runs, the celery profile with two workers, and the documented sto
 stops what it started). Without an engine they are skipped, with the reason.
 
 Images: the official ones where a registry answers; else the local stand-ins of docker/offline/
-(the fixture prints which ran). Promises of other issues (hardening, secrets without .env, the
-caller account, Airflow 3) become one more test each here, against the same stack.
+(the fixture prints which ran). Issue 10's compose promises are proven here against the same
+stack: no .env (secrets generated into a volume, 0600, never on a command line), the hardening
+(no-new-privileges, no capability, non-root), the caller account's least privilege, Redis's
+password, Flower's basic auth, the log server unpublished.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from tests.fixtures.activity_rows import EXCLUDED
 from tests.fixtures.compose_stack import (
@@ -35,6 +39,7 @@ from tests.fixtures.compose_stack import (
     clean_env,
     engine_status,
     resolve_images,
+    run,
 )
 
 ready, why_not = engine_status()
@@ -49,6 +54,13 @@ CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31
 WAIT = ("up", "-d", "--wait", "--wait-timeout", "600")
 WORKERS = 2
 MAX_CELERY_RUNS = 12
+SECRETS_DIR = "/opt/airflow/secrets"
+SECRET_FILES = (
+    "fernet_key", "webserver_secret_key", "redis_password", "redis.conf", "broker_url",
+    "flower_basic_auth",
+)  # fmt: skip
+# airflow-init's only capabilities (handing the volumes to AIRFLOW_UID, then dropping root).
+INIT_CAPS = {"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"}
 
 
 def _port_free(port: int) -> bool:
@@ -103,9 +115,10 @@ def project() -> Iterator[ComposeProject]:
     bridge = subprocess.run(["docker", "network", "inspect", "bridge"], capture_output=True)
     if bridge.returncode != 0:
         env["DOCKER_BUILD_NETWORK"] = "host"
-    # 8080 is the documented port; 5439 may be a `make run` on this machine (docs: set it).
-    if not _port_free(5439):
-        env["WAREHOUSE_PORT"] = str(_free_port())
+    # 8080 is the documented port; 5439 and 5555 may be taken on this machine (docs: set them).
+    for name, port in (("WAREHOUSE_PORT", 5439), ("FLOWER_PORT", 5555)):
+        if not _port_free(port):
+            env[name] = str(_free_port())
     compose = ComposeProject(directory, env)
     print(f"\ncompose project {compose.name} in {directory}")
     for line in notes:
@@ -125,31 +138,35 @@ def project() -> Iterator[ComposeProject]:
 
 @pytest.fixture(scope="module")
 def api(project: ComposeProject) -> Api:
-    """docs/docker.md steps 1 and 2, as written: `make docker-env`, then `docker compose up`
-    (detached, waiting for every healthcheck)."""
-    project.shell(doc_command(r"^make docker-env"))
-    assert (project.directory / ".env").stat().st_mode & 0o077 == 0
+    """docs/docker.md step 1, as written, on a fresh copy with no .env: `docker compose up`
+    (detached, waiting for every healthcheck, bounded by --wait-timeout)."""
+    assert not (project.directory / ".env").exists()
     up = doc_command(r"^docker compose up")
     assert "docker compose up -d --wait" in up, up
     started = time.monotonic()
-    result = project.shell(up.split("#")[0].strip(), timeout=1800, check=False)
+    command = up.split("#")[0].strip() + " --wait-timeout 900"
+    result = project.shell(command, timeout=1800, check=False)
     project.timings["up"] = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-4000:] + project.logs()
-    print(f"\n  docker compose up -d --wait: all healthy after {project.timings['up']:.1f} s")
-    dotenv = project.dotenv()
-    port = project.env.get("AIRFLOW_PORT", dotenv["AIRFLOW_PORT"])
+    up_time = project.timings["up"]
+    print(f"\n  docker compose up -d --wait (no .env): all healthy after {up_time:.1f} s")
+    port = project.setting("AIRFLOW_PORT", "8080")
     return Api(
-        f"http://127.0.0.1:{port}", (dotenv["AIRFLOW_ADMIN_USER"], dotenv["AIRFLOW_ADMIN_PASSWORD"])
-    )
+        f"http://127.0.0.1:{port}",
+        auth=(project.setting("AIRFLOW_CALLER_USER", "caller"),
+              project.setting("AIRFLOW_CALLER_PASSWORD", "caller")),
+        admin=(project.setting("AIRFLOW_ADMIN_USER", "admin"),
+               project.setting("AIRFLOW_ADMIN_PASSWORD", "admin")),
+    )  # fmt: skip
 
 
 def warehouse(project: ComposeProject) -> psycopg2.extensions.connection:
     """The warehouse through the relay's published port, as docs/docker.md's psql reaches it."""
-    dotenv = project.dotenv()
-    port = project.env.get("WAREHOUSE_PORT", dotenv["WAREHOUSE_PORT"])
     return psycopg2.connect(
-        host="127.0.0.1", port=int(port), dbname=dotenv["WAREHOUSE_DB"],
-        user=dotenv["WAREHOUSE_USER"], password=dotenv["WAREHOUSE_PASSWORD"],
+        host="127.0.0.1", port=int(project.setting("WAREHOUSE_PORT", "5439")),
+        dbname=project.setting("WAREHOUSE_DB", "dev"),
+        user=project.setting("WAREHOUSE_USER", "warehouse"),
+        password=project.setting("WAREHOUSE_PASSWORD", "warehouse"),
     )  # fmt: skip
 
 
@@ -215,14 +232,14 @@ def test_dag_listed_and_not_paused(api: Api) -> None:
 def test_documented_trigger_succeeds_with_the_warehouse_total(
     project: ComposeProject, api: Api
 ) -> None:
-    """docs/docker.md step 3's three curl commands, as written (port 8080, admin/admin)."""
+    """docs/docker.md step 2's three curl commands, as written (port 8080, the caller account)."""
     post, poll, result = (
         doc_command(r"-X POST"),
         doc_command(r"dagRuns/demo-1\n"),
         doc_command(r"xcomEntries"),
     )
     assert "http://127.0.0.1:8080" in post and api.base_url == "http://127.0.0.1:8080"
-    assert api.auth == ("admin", "admin") and "-u admin:admin" in post
+    assert api.auth == ("caller", "caller") and "-u caller:caller" in post
     started = time.monotonic()
     answer = json.loads(project.shell(post).stdout)
     assert (answer["dag_run_id"], answer["state"], answer["conf"]) == ("demo-1", "queued", CONF)
@@ -265,12 +282,105 @@ def test_ui_login_page_and_login(api: Api) -> None:
     assert token, page.text[:2000]
     login = session.post(
         f"{api.base_url}/login/",
-        data={"csrf_token": token[1], "username": api.auth[0], "password": api.auth[1]},
+        data={"csrf_token": token[1], "username": api.admin[0], "password": api.admin[1]},
         timeout=30,
     )
     assert login.status_code == 200
     grid = session.get(f"{api.base_url}/dags/rest-trigger/grid", timeout=30)
     assert grid.status_code == 200 and "/login" not in grid.url, grid.url
+
+
+# -- issue 10's compose promises ---------------------------------------------------------------
+
+
+def inspect_all(project: ComposeProject) -> list[dict[str, Any]]:
+    """Every container of the project, the exited airflow-init too."""
+    ids = project.compose("ps", "-a", "-q").stdout.split()
+    return json.loads(run(["docker", "inspect", *ids], project.directory, project.env).stdout)
+
+
+def service_of(container: dict[str, Any]) -> str:
+    return container["Config"]["Labels"]["com.docker.compose.service"]
+
+
+def test_secrets_generated_owner_only_read_by_airflow_never_on_a_command_line(
+    project: ComposeProject, api: Api
+) -> None:
+    """No .env: airflow-init generated the secrets into the volume, 0600 and AIRFLOW_UID's from
+    creation; Airflow reads them (_CMD); no process of any container shows one, nor a password."""
+    paths = [SECRETS_DIR, *(f"{SECRETS_DIR}/{name}" for name in SECRET_FILES)]
+    stat = project.compose("exec", "-T", "airflow-webserver", "stat", "-c", "%a %u %g %n", *paths)
+    modes = {line.split()[3]: tuple(line.split()[:3]) for line in stat.stdout.splitlines()}
+    uid = project.setting("AIRFLOW_UID", "50000")
+    assert modes == {
+        SECRETS_DIR: ("750", uid, "0"),
+        **{f"{SECRETS_DIR}/{name}": ("600", uid, "0") for name in SECRET_FILES},
+    }
+    for name in SECRET_FILES:
+        read = project.compose("exec", "-T", "airflow-webserver", "cat", f"{SECRETS_DIR}/{name}")
+        project.secrets[name] = read.stdout
+    Fernet(project.secrets["fernet_key"].encode())  # a usable key
+    # Airflow's own configuration, as each kind of service reads it, is the volume's (exit code
+    # only: the values never reach this test's output).
+    same = (
+        "import sys; from airflow.configuration import conf; d = '/opt/airflow/secrets/';"
+        " sys.exit(conf.get('core', 'fernet_key') != open(d + 'fernet_key').read()"
+        " or conf.get('webserver', 'secret_key') != open(d + 'webserver_secret_key').read())"
+    )
+    for service in ("airflow-webserver", "airflow-scheduler"):
+        project.compose("exec", "-T", service, "python", "-c", same)
+    generated = [project.secrets[name] for name in SECRET_FILES if name != "redis.conf"]
+    checked = 0
+    for container in inspect_all(project):
+        recorded = json.dumps([container["Config"]["Entrypoint"], container["Config"]["Cmd"]])
+        assert "--password" not in recorded, service_of(container)
+        if container["State"]["Running"]:
+            top = run(["docker", "top", container["Id"], "-eo", "pid,args"], PROJECT_DIR,
+                      project.env).stdout  # fmt: skip
+            checked += len(top.splitlines()) - 1
+            assert "--password" not in top, (service_of(container), top)
+            for value in generated:
+                assert value not in top, f"a generated secret in {service_of(container)}'s ps"
+    print(f"\n  secrets: {len(SECRET_FILES)} files 0600, uid {uid}; {checked} process args clean")
+
+
+def test_every_container_hardened(project: ComposeProject, api: Api) -> None:
+    """docker inspect: no-new-privileges and every capability dropped (airflow-init adds back
+    its three); and in each running container's main process, as the kernel sees it: no
+    effective capability, no_new_privs set, not root."""
+    for container in inspect_all(project):
+        service, host = service_of(container), container["HostConfig"]
+        assert "no-new-privileges:true" in (host["SecurityOpt"] or []), service
+        assert [c.upper() for c in host["CapDrop"] or []] in (["ALL"], ["CAP_ALL"]), service
+        added = {c if c.startswith("CAP_") else f"CAP_{c}" for c in host["CapAdd"] or []}
+        assert added == (INIT_CAPS if service == "airflow-init" else set()), service
+        if not container["State"]["Running"]:
+            continue
+        status = run(["docker", "exec", container["Id"], "cat", "/proc/1/status"], PROJECT_DIR,
+                     project.env).stdout  # fmt: skip
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        assert int(fields["CapEff"].strip(), 16) == 0, service
+        assert fields["NoNewPrivs"].strip() == "1", service
+        assert fields["Uid"].split()[1] != "0", service  # the effective uid
+
+
+def test_caller_may_trigger_but_not_administer(api: Api) -> None:
+    """The caller account airflow-init created (role RestTriggerCaller) ran demo-1 above; the
+    admin-only endpoints refuse it, and answer the admin (so the refusal is the role's)."""
+    assert api.get("/dags/rest-trigger/dagRuns/demo-1").json()["state"] == "success"
+    for path in ("/connections", "/variables", "/pools", "/users", "/roles"):
+        assert api.get(path).status_code == 403, path
+        assert api.get(path, auth=api.admin).status_code == 200, path
+    pause = requests.patch(
+        f"{api.base_url}/api/v1/dags/rest-trigger", json={"is_paused": True}, auth=api.auth,
+        timeout=30,
+    )  # fmt: skip
+    assert pause.status_code == 403, pause.text
+    delete = requests.delete(
+        f"{api.base_url}/api/v1/dags/rest-trigger/dagRuns/demo-1", auth=api.auth, timeout=30
+    )
+    assert delete.status_code == 403, delete.text
+    assert api.get("/dags/rest-trigger").json()["is_paused"] is False
 
 
 def test_down_then_up_keeps_the_runs(project: ComposeProject, api: Api) -> None:
@@ -285,24 +395,33 @@ def test_down_then_up_keeps_the_runs(project: ComposeProject, api: Api) -> None:
     run = api.get("/dags/rest-trigger/dagRuns/demo-1")
     assert run.status_code == 200 and run.json()["state"] == "success", run.text
     assert api.xcom("demo-1", "main_etl")["total"] == expected_total(project, CONF)
+    # Generated once: airflow-init ran again and kept them.
+    assert project.secrets, "the secrets test did not run first"
+    for name, value in project.secrets.items():
+        read = project.compose("exec", "-T", "airflow-webserver", "cat", f"{SECRETS_DIR}/{name}")
+        assert read.stdout == value, name
 
 
 # -- the celery profile ------------------------------------------------------------------------
 
 
 def test_celery_profile_runs_tasks_on_two_workers(project: ComposeProject, api: Api) -> None:
-    """docs/docker.md "Scale-out": CeleryExecutor in .env, then the profile with two workers;
-    each worker runs tasks (their hostnames are the task instances')."""
+    """docs/docker.md "Scale-out": CeleryExecutor in .env (which did not exist: the command
+    creates it, and its value wins over the default), then the celery and flower profiles with
+    two workers; each worker runs tasks (their hostnames are the task instances'). Redis wants
+    its password; Flower wants its login; still only 127.0.0.1:8080, 5439 and 5555 published."""
     # A worker under the default executor refuses to start, saying what to set.
     refused = project.compose(
         "--profile", "celery", "run", "--rm", "--no-deps", "airflow-worker", check=False
     )  # fmt: skip
     assert refused.returncode == 1
     assert "set AIRFLOW__CORE__EXECUTOR=CeleryExecutor in .env" in refused.stderr
-    project.set_dotenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    project.shell(doc_command(r"^echo AIRFLOW__CORE__EXECUTOR=CeleryExecutor >> \.env"))
     started = time.monotonic()
-    project.compose("--profile", "celery", *WAIT, "--scale", f"airflow-worker={WORKERS}",
-                    timeout=1800)  # fmt: skip
+    up = project.compose("--profile", "celery", "--profile", "flower", *WAIT,
+                         "--scale", f"airflow-worker={WORKERS}", timeout=1800,
+                         check=False)  # fmt: skip
+    assert up.returncode == 0, up.stderr[-4000:] + project.logs()
     print(f"\n  celery profile: healthy after {time.monotonic() - started:.1f} s")
     workers = {c["Config"]["Hostname"] for c in project.containers("airflow-worker")}
     assert len(workers) == WORKERS
@@ -319,6 +438,31 @@ def test_celery_profile_runs_tasks_on_two_workers(project: ComposeProject, api: 
     print(f"  {runs} celery runs; task hosts {sorted(seen)}, workers {sorted(workers)}")
     assert seen == workers
 
+    refused = project.compose("exec", "-T", "redis", "redis-cli", "ping").stdout
+    assert "NOAUTH" in refused, refused
+    authed = project.compose(
+        "exec", "-T", "redis", "sh", "-c",
+        'REDISCLI_AUTH="$(cat /opt/airflow/secrets/redis_password)" redis-cli ping',
+    ).stdout  # fmt: skip
+    assert authed.strip() == "PONG"
+
+    flower = f"http://127.0.0.1:{project.setting('FLOWER_PORT', '5555')}/"
+    assert requests.get(flower, timeout=30).status_code == 401
+    assert requests.get(flower, auth=("flower", "wrong"), timeout=30).status_code == 401
+    login = project.shell(doc_command(r"^docker compose exec flower cat")).stdout.strip()
+    user, password = login.split(":", 1)
+    assert requests.get(flower, auth=(user, password), timeout=30).status_code == 200
+
+    published = {
+        (service_of(c), port)
+        for c in inspect_all(project)
+        for port, bindings in (c["HostConfig"]["PortBindings"] or {}).items()
+        if bindings
+    }
+    assert published == {
+        ("airflow-webserver", "8080/tcp"), ("warehouse", "5439/tcp"), ("flower", "5555/tcp"),
+    }  # fmt: skip
+
 
 def test_post_to_success_times(api: Api) -> None:
     """Printed, not asserted: the times depend on the machine."""
@@ -329,6 +473,7 @@ def test_post_to_success_times(api: Api) -> None:
 
 
 def test_documented_stop_leaves_nothing(project: ComposeProject) -> None:
-    """docs/docker.md's stop for the profile: containers, volumes and network all go."""
-    project.shell(doc_command(r"^docker compose --profile celery down -v"))
+    """docs/docker.md's stop for the profiles started: containers, volumes (the secrets too) and
+    network all go."""
+    project.shell(doc_command(r"^docker compose --profile celery --profile flower down -v"))
     assert project.resources() == {"containers": [], "volumes": [], "networks": []}
