@@ -26,6 +26,7 @@ ENV REST_TRIGGER_HOME=/opt/airflow \
     AIRFLOW_CONFIG=/opt/airflow/airflow.cfg
 
 COPY --chown=airflow:0 airflow.cfg /opt/airflow/airflow.cfg
+COPY --chown=airflow:0 webserver_config.py /opt/airflow/webserver_config.py
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/

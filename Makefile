@@ -85,6 +85,13 @@ test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, cel
 test: $(STAMP) system-deps ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)
 	$(PY) -m pytest
 
+# The schemathesis property test of the REST API (tests/test_api_schema.py) with more examples
+# per operation than `make test` runs (15); SCHEMA_EXAMPLES=n to choose.
+SCHEMA_EXAMPLES ?= 200
+.PHONY: test-api-fuzz
+test-api-fuzz: $(STAMP) ## The OpenAPI property test of the REST API, larger [SCHEMA_EXAMPLES=200]
+	SCHEMA_EXAMPLES=$(SCHEMA_EXAMPLES) $(PY) -m pytest tests/test_api_schema.py
+
 test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL safety)
 	$(PY) -m pytest -m "not integration and not e2e and not compose"
 

@@ -3,7 +3,9 @@
 Starts the embedded PostgreSQL (Airflow's metadata database and the warehouse), the warehouse
 relay on WAREHOUSE_PORT, creates schema and demo data once, migrates Airflow's database, creates
 the admin and caller accounts (accounts.py), then runs the webserver and the scheduler until
-Ctrl-C or SIGTERM, when it stops every process it started.
+Ctrl-C or SIGTERM, when it stops every process it started (supervision.py: any number of
+signals; PostgreSQL always last). A scheduler or webserver that exits meanwhile is restarted,
+with backoff, up to a cap.
 """
 
 from __future__ import annotations
@@ -16,17 +18,26 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import warnings
 from typing import IO
 
+import psutil
+
 from rest_trigger_local import process_records
 from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import Settings, airflow_env, install_secrets
+from rest_trigger_local.supervision import RestartPolicy, StopSignals, describe_exit
 
 STOP_GRACE_SECONDS = 20
+SUPERVISE_INTERVAL = 0.5  # how often the children are checked
+# How often the processes each child started are noted: walking /proc costs ~6 ms of CPU, and
+# what escapes a child's process group (its DAG processor) lives as long as the child does.
+FAMILY_INTERVAL = 5.0
+LOG_TAIL_LINES = 20
 
 
 class LaunchError(RuntimeError):
@@ -44,6 +55,12 @@ class Launcher:
         self.logs = self.state / "logs"
         self.pid_file = self.state / "processes.json"
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, tuple[str, ...]] = {}
+        # Every process each child has started, as last seen (pid -> start time): a child that
+        # dies leaves them to init, where its process group no longer finds all of them (the
+        # scheduler's DAG processor runs in its own group).
+        self.families: dict[str, dict[int, float]] = {}
+        self.policies: dict[str, RestartPolicy] = {}
         self._log_files: list[IO[bytes]] = []
         self.pg = None
         self.env: dict[str, str] = {}
@@ -72,9 +89,14 @@ class Launcher:
         from rest_trigger_local.relay import Relay
 
         s = self.settings
-        self.pg = EmbeddedPostgres(self.state / "pgdata", s.pg_port)
+        self.pg = EmbeddedPostgres(
+            self.state / "pgdata", s.pg_port, user=s.pg_user, fallback_dir=s.pg_fallback_dir
+        )
         self._check_ports()
-        if self.pg.init():
+        created = self.pg.init()
+        for note in self.pg.notes:
+            _say(note)
+        if created:
             _say("created the embedded PostgreSQL cluster")
         self.pg.start()
         secrets = install_secrets(self.state)
@@ -137,11 +159,13 @@ class Launcher:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._log_files.append(log)
+        self.commands[name] = args
         self.children[name] = subprocess.Popen(
             [sys.executable, "-m", "airflow", *args],
             env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as a whole
         )  # fmt: skip
+        self.families[name] = {}
         process_records.record(self.pid_file, {n: p.pid for n, p in self.children.items()})
 
     def _wait_healthy(self, timeout: float = 180) -> None:
@@ -173,13 +197,97 @@ class Launcher:
                 "was created on the first run with another password (`make clean-state` resets)"
             )
 
+    def _log_tail(self, name: str) -> str:
+        lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
     def _check_children(self) -> None:
+        """During start-up an exit is a configuration problem: report it, do not retry."""
         for name, proc in self.children.items():
             if proc.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-20:]
                 raise LaunchError(
-                    f"airflow {name} exited with code {proc.returncode}:\n" + "\n".join(tail)
+                    f"airflow {name} exited with code {describe_exit(proc.returncode)}:\n"
+                    + self._log_tail(name)
                 )
+
+    # -- supervision ----------------------------------------------------------------------
+    def _note_families(self) -> None:
+        for name, proc in self.children.items():
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        self.families[name].setdefault(child.pid, child.create_time())
+
+    def _kill_family(self, name: str) -> None:
+        """SIGKILL what is left of a child: its process group, and every process it started
+        that still runs (the same process: pid and start time both match)."""
+        proc = self.children[name]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid, started in self.families.get(name, {}).items():
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(pid)
+                if process.create_time() == started:
+                    process.kill()
+        self.families[name] = {}
+
+    def _fail_dead_scheduler_jobs(self) -> None:
+        """Mark the dead scheduler's job failed, as Airflow itself does only once its heartbeat
+        is scheduler_health_check_threshold old: the new scheduler then re-queues the dead
+        one's task instances as it starts, not after orphaned_tasks_check_interval (5 min)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE job SET state = 'failed', end_date = now()"
+                        " WHERE job_type = 'SchedulerJob' AND state = 'running'"
+                    )
+                )
+        finally:
+            engine.dispose()
+
+    def _restart(self, name: str) -> None:
+        proc = self.children[name]
+        code = describe_exit(proc.returncode)
+        tail = self._log_tail(name)
+        self._kill_family(name)
+        policy = self.policies.setdefault(
+            name,
+            RestartPolicy(self.settings.max_restarts, self.settings.restart_window),
+        )
+        delay = policy.next_delay(time.monotonic())
+        if delay is None:
+            raise LaunchError(
+                f"airflow {name} exited with code {code}, after {policy.max_restarts} restart(s)"
+                f" within {policy.window:.0f} s: giving up. Last lines of its log:\n{tail}"
+            )
+        _say(
+            f"airflow {name} exited with code {code}; restarting it in {delay:.0f} s (restart"
+            f" {len(policy.restarts)} of at most {policy.max_restarts} within"
+            f" {policy.window:.0f} s). Last lines of {self.logs / (name + '.log')}:\n{tail}"
+        )
+        if name == "scheduler":
+            self._fail_dead_scheduler_jobs()
+        time.sleep(delay)
+        self._spawn(name, *self.commands[name])
+        _say(f"airflow {name} restarted (pid {self.children[name].pid})")
+
+    def supervise(self) -> None:
+        """Until interrupted: restart a scheduler or webserver that exits. Raises LaunchError
+        when one has exited more often than the restart policy allows."""
+        noted = 0.0
+        while True:
+            if time.monotonic() - noted >= FAMILY_INTERVAL:
+                self._note_families()
+                noted = time.monotonic()
+            for name in list(self.children):
+                if self.children[name].poll() is not None:
+                    self._restart(name)
+                    noted = 0.0  # the new process's family, soon
+            time.sleep(SUPERVISE_INTERVAL)
 
     def start(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -192,21 +300,29 @@ class Launcher:
         self._check_admin_login()
 
     # -- shutdown -------------------------------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, hurry: threading.Event | None = None) -> None:
+        """Stop everything this launcher started; Airflow first (SIGTERM, then SIGKILL after
+        STOP_GRACE_SECONDS, or at once when ``hurry`` is set), PostgreSQL last, always."""
+        hurry = hurry or threading.Event()
+        self._note_families()
         for proc in self.children.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for proc in self.children.values():
+            while proc.poll() is None and time.monotonic() < deadline and not hurry.is_set():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.2)
+        for name in list(self.children):
+            # Whatever is left: gunicorn workers, task processes, the DAG processor.
+            self._kill_family(name)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Whatever is left of the group: gunicorn workers, task processes.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                self.children[name].wait(timeout=10)
         self.children.clear()
         for log in self._log_files:
             log.close()
+        self._log_files.clear()
         self.pid_file.unlink(missing_ok=True)
         if self.pg is not None:
             self.pg.stop()
@@ -246,34 +362,34 @@ class Launcher:
         )
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def run() -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())  # pgserver's platformdirs
-    # Both explicitly: a shell that starts `make run` in the background leaves SIGINT ignored.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    launcher = Launcher(Settings.from_env())
+    signals = StopSignals()
+    signals.install()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        _say(f"error: {exc}")
+        return 2
+    launcher = Launcher(settings)
     started = time.monotonic()
     try:
         launcher.start()
         _say(f"ready in {time.monotonic() - started:.1f} s")
         print(launcher.banner(), flush=True)
-        while True:
-            launcher._check_children()
-            time.sleep(1)
+        launcher.supervise()
     except KeyboardInterrupt:
         _say("stopping")
         return 0
-    except LaunchError as exc:
+    except RuntimeError as exc:  # LaunchError, RootSetupError, the server's own failures
         _say(f"error: {exc}")
         return 1
     finally:
-        launcher.stop()
+        signals.begin_stop()
+        launcher.stop(signals.hurry)
         _say("stopped")
+    return 0
 
 
 def main() -> None:

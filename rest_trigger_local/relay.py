@@ -7,6 +7,11 @@ It also parses ``server_version`` with ``packaging``, which rejects a distro suf
 trims the reported version, answers SSL/GSS negotiation with "no", and otherwise copies bytes
 untouched, so everything after login (queries, bound parameters, errors) is real PostgreSQL.
 
+The relay trusts no client: a startup packet outside PostgreSQL's own bounds (8 to 10000 bytes)
+or with an unknown protocol code is refused with a FATAL error, a client that has not finished
+its startup within STARTUP_TIMEOUT is dropped, and past MAX_CONNECTIONS new clients are refused
+("too many connections"). Whatever one client sends ends only that client's connection.
+
 Run standalone (as the compose file does): ``python -m rest_trigger_local.relay --listen
 0.0.0.0:5439 --upstream warehouse-db:5432``.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import struct
 import threading
@@ -25,6 +31,21 @@ PROTOCOL_V3 = 196608
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
+
+# PostgreSQL's own limits (src/include/libpq/pqcomm.h, postmaster.c): a startup packet is 8 to
+# MAX_STARTUP_PACKET_LENGTH bytes, length field included; a CancelRequest exactly 16.
+MIN_STARTUP_LENGTH = 8
+MAX_STARTUP_LENGTH = 10000
+CANCEL_LENGTH = 16
+# A client gets this long to send its startup packet (PostgreSQL's authentication_timeout is
+# 60 s; the relay's part is only the first packet, and real clients send it at once).
+STARTUP_TIMEOUT = 10.0
+# Below the embedded server's max_connections (300), so the relay refuses before PostgreSQL has to.
+MAX_CONNECTIONS = 200
+# How long a refused client may take to read its error (then its connection is closed anyway).
+REFUSE_LINGER = 1.0
+# SSLRequest and GSSENCRequest, each at most once, as PostgreSQL allows.
+MAX_NEGOTIATIONS = 2
 
 REDSHIFT_ONLY_PARAMETERS = frozenset(
     {
@@ -40,13 +61,55 @@ REDSHIFT_ONLY_PARAMETERS = frozenset(
     }
 )
 
+_REDSHIFT_ONLY_BYTES = frozenset(name.encode() for name in REDSHIFT_ONLY_PARAMETERS)
+
+
+class StartupRefused(Exception):
+    """The client's first packets break the protocol; the message goes back to it as FATAL."""
+
+    def __init__(self, message: str, sqlstate: str = "08P01"):  # protocol_violation
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def error_response(message: str, sqlstate: str) -> bytes:
+    """A FATAL ErrorResponse, as PostgreSQL sends before it closes a connection it refuses."""
+    fields = b"".join(
+        code + value.encode() + b"\x00"
+        for code, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
+    )
+    payload = fields + b"\x00"
+    return b"E" + struct.pack("!I", len(payload) + 4) + payload
+
+
+async def read_startup(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """The client's StartupMessage or CancelRequest body (length field excluded), after
+    answering SSL/GSS negotiation with "no". Raises StartupRefused for anything else."""
+    for _ in range(MAX_NEGOTIATIONS + 1):
+        (length,) = struct.unpack("!I", await reader.readexactly(4))
+        if not MIN_STARTUP_LENGTH <= length <= MAX_STARTUP_LENGTH:
+            raise StartupRefused(f"invalid length of startup packet: {length}")
+        body = await reader.readexactly(length - 4)
+        (code,) = struct.unpack("!I", body[:4])
+        if code in (SSL_REQUEST, GSSENC_REQUEST):
+            writer.write(b"N")  # no TLS here; real Redshift is reached directly, with SSL
+            await writer.drain()
+            continue
+        if code == CANCEL_REQUEST and length != CANCEL_LENGTH:
+            raise StartupRefused(f"invalid length of cancel request packet: {length}")
+        if code not in (PROTOCOL_V3, CANCEL_REQUEST):
+            raise StartupRefused(f"unsupported frontend protocol or request code {code}", "0A000")
+        return body
+    raise StartupRefused("too many SSL/GSS negotiation requests")
+
 
 def rewrite_startup(body: bytes) -> bytes:
     """Return the StartupMessage body without Redshift-only parameters (length prefix excluded)."""
     (version,) = struct.unpack("!I", body[:4])
     fields = body[4:].split(b"\x00")
     pairs = list(zip(fields[0::2], fields[1::2], strict=False))
-    kept = [(k, v) for k, v in pairs if k and k.decode() not in REDSHIFT_ONLY_PARAMETERS]
+    # Bytes compared with bytes: a name that is not UTF-8 is PostgreSQL's to refuse, not a crash.
+    kept = [(k, v) for k, v in pairs if k and k not in _REDSHIFT_ONLY_BYTES]
     payload = b"".join(k + b"\x00" + v + b"\x00" for k, v in kept) + b"\x00"
     return struct.pack("!I", version) + payload
 
@@ -87,26 +150,49 @@ async def _relay_login(upstream: asyncio.StreamReader, client: asyncio.StreamWri
             return
 
 
+async def _refuse(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: StartupRefused
+) -> None:
+    """Send the error, then read a little of what the client still sends: closing a socket with
+    unread data resets it, and a reset can destroy the error before the client reads it."""
+    with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+        writer.write(error_response(str(exc), exc.sqlstate))
+        await writer.drain()
+        writer.write_eof()
+        async with asyncio.timeout(REFUSE_LINGER):
+            for _ in range(16):
+                if not await reader.read(65536):
+                    break
+
+
 class Relay:
     """Listens on ``listen_host:listen_port`` and forwards to ``upstream_host:upstream_port``."""
 
-    def __init__(self, listen_host: str, listen_port: int, upstream_host: str, upstream_port: int):
+    def __init__(
+        self,
+        listen_host: str,
+        listen_port: int,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        startup_timeout: float = STARTUP_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ):
         self.listen = (listen_host, listen_port)
         self.upstream = (upstream_host, upstream_port)
+        self.startup_timeout = startup_timeout
+        self.max_connections = max_connections
+        self.active = 0  # connections being served, counted on the event loop's thread only
         self._server: asyncio.base_events.Server | None = None
 
     async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         u_writer = None
+        self.active += 1
         try:
-            while True:
-                (length,) = struct.unpack("!I", await c_reader.readexactly(4))
-                body = await c_reader.readexactly(length - 4)
-                (code,) = struct.unpack("!I", body[:4])
-                if code in (SSL_REQUEST, GSSENC_REQUEST):
-                    c_writer.write(b"N")  # no TLS here; real Redshift is reached directly, with SSL
-                    await c_writer.drain()
-                    continue
-                break
+            if self.active > self.max_connections:
+                raise StartupRefused("sorry, too many clients already", "53300")
+            body = await asyncio.wait_for(read_startup(c_reader, c_writer), self.startup_timeout)
+            (code,) = struct.unpack("!I", body[:4])
             u_reader, u_writer = await asyncio.open_connection(*self.upstream)
             if code == PROTOCOL_V3:
                 body = rewrite_startup(body)
@@ -117,9 +203,19 @@ class Relay:
             to_server = asyncio.create_task(_pipe(c_reader, u_writer))
             await _relay_login(u_reader, c_writer)
             await asyncio.gather(_pipe(u_reader, c_writer), to_server)
+        except StartupRefused as exc:
+            log.info("relay refused a client: %s", exc)
+            await _refuse(c_reader, c_writer, exc)
+        except TimeoutError:
+            log.info("relay dropped a client that sent no startup packet within %s s",
+                     self.startup_timeout)  # fmt: skip
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.debug("relay connection ended: %s", exc)
+        except Exception:
+            # One client's connection ends here, whatever happened; the relay goes on serving.
+            log.exception("relay connection failed")
         finally:
+            self.active -= 1
             for w in (c_writer, u_writer):
                 if w is not None:
                     w.close()

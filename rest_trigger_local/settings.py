@@ -8,9 +8,23 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from rest_trigger_local import pg_root
 from rest_trigger_local.secret_files import write_new_secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"{name}={value!r} must not be negative")
+    return number
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,10 @@ class Settings:
     caller_user: str
     caller_password: str
     demo_rows: int
+    pg_user: str
+    pg_fallback_dir: Path
+    max_restarts: int
+    restart_window: float
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -39,11 +57,11 @@ class Settings:
             project_dir=PROJECT_DIR,
             state_dir=state.resolve(),
             airflow_host=env.get("AIRFLOW_HOST", "127.0.0.1"),
-            airflow_port=int(env.get("AIRFLOW_PORT", "8080")),
-            pg_port=int(env.get("LOCAL_PG_PORT", "5433")),
+            airflow_port=_int(env, "AIRFLOW_PORT", 8080),
+            pg_port=_int(env, "LOCAL_PG_PORT", 5433),
             # The scheduler serves task logs to the webserver on this port (Airflow's 8793).
-            log_server_port=int(env.get("AIRFLOW_LOG_SERVER_PORT", "8793")),
-            warehouse_port=int(env.get("WAREHOUSE_PORT", "5439")),
+            log_server_port=_int(env, "AIRFLOW_LOG_SERVER_PORT", 8793),
+            warehouse_port=_int(env, "WAREHOUSE_PORT", 5439),
             warehouse_db=env.get("WAREHOUSE_DB", "dev"),
             # Local-only defaults, named in the README; never used for a real warehouse.
             warehouse_user=env.get("WAREHOUSE_USER", "warehouse"),
@@ -53,7 +71,18 @@ class Settings:
             # The account other systems call the API with (role RestTriggerCaller).
             caller_user=env.get("AIRFLOW_CALLER_USER", "caller"),
             caller_password=env.get("AIRFLOW_CALLER_PASSWORD", "caller"),
-            demo_rows=int(env.get("DEMO_ROWS", "1000000")),
+            demo_rows=_int(env, "DEMO_ROWS", 1000000),
+            # As root, the embedded PostgreSQL runs as this user (created when missing), and
+            # keeps what it cannot reach in the state folder under the fallback folder.
+            pg_user=pg_root.check_user_name(
+                env.get("REST_TRIGGER_PG_USER") or pg_root.DEFAULT_USER
+            ),
+            pg_fallback_dir=Path(
+                env.get("REST_TRIGGER_PG_FALLBACK_DIR") or pg_root.DEFAULT_FALLBACK_DIR
+            ),
+            # A scheduler or webserver that exits is restarted, at most this often per window.
+            max_restarts=_int(env, "REST_TRIGGER_MAX_RESTARTS", 5),
+            restart_window=float(_int(env, "REST_TRIGGER_RESTART_WINDOW", 600)),
         )
 
     def shown_password(self, name: str) -> str:

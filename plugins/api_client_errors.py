@@ -1,0 +1,59 @@
+"""Answers API requests with values the database or Airflow cannot take with HTTP 400, not 500.
+
+Airflow 2.11 passes several query values straight into its SQL or its enums without checking
+them, and what it gets back escapes the REST API as an HTML 500 page. Found by
+tests/test_api_schema.py (schemathesis, Airflow's own OpenAPI spec) on the endpoints callers
+use (dagRuns, a run, its task instances, XCom, logs):
+
+- a negative ``limit``, or an ``offset`` or number beyond PostgreSQL's integer range, or a date
+  PostgreSQL cannot hold: sqlalchemy ``DataError`` (SQLSTATE class 22, "data exception");
+- a NUL character in a string (``state``, ``pool``, ...): psycopg2 raises ``ValueError`` before
+  the query is sent;
+- a ``state`` value that is no task or run state: ``ValueError`` from the state enum.
+
+Each is the caller's mistake, so the caller gets a 400 problem with the reason. Only /api/v1
+requests and exactly these errors are answered here; everything else keeps Airflow's handling.
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+from flask import Blueprint, Response, json, request
+from sqlalchemy.exc import DataError
+
+_API_PREFIX = "/api/v1/"
+_NUL_IN_STRING = "A string literal cannot contain NUL (0x00) characters."
+_NOT_A_STATE = (" is not a valid TaskInstanceState", " is not a valid DagRunState")
+
+blueprint = Blueprint("rest_trigger_api_client_errors", __name__)
+
+
+def _bad_request(detail: str) -> Response:
+    body = {"detail": detail, "status": 400, "title": "Bad Request", "type": "about:blank"}
+    return Response(json.dumps(body), status=400, mimetype="application/problem+json")
+
+
+@blueprint.app_errorhandler(DataError)
+def database_refused_a_value(error: DataError) -> Response:
+    if not request.path.startswith(_API_PREFIX):
+        raise error
+    # The server's own one-line reason ("LIMIT must not be negative", "integer out of range").
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else "invalid value"
+    return _bad_request(f"A value in the request cannot be used: {reason}")
+
+
+@blueprint.app_errorhandler(ValueError)
+def value_airflow_cannot_parse(error: ValueError) -> Response:
+    message = str(error)
+    if not request.path.startswith(_API_PREFIX):
+        raise error
+    if message == _NUL_IN_STRING:
+        return _bad_request("A value in the request contains a NUL character.")
+    if message.endswith(_NOT_A_STATE):
+        return _bad_request(f"Invalid state: {message}")
+    raise error
+
+
+class ApiClientErrorsPlugin(AirflowPlugin):
+    name = "rest_trigger_api_client_errors"
+    flask_blueprints = [blueprint]
