@@ -65,7 +65,12 @@ start() {
       return 0
     fi
     local missing=""
-    for p in docker.io debootstrap; do dpkg -s "${p}" >/dev/null 2>&1 || missing="${missing} ${p}"; done
+    # "installed", not merely known to dpkg: a removed package keeps its config files and a
+    # status entry, and `dpkg -s` still succeeds for it.
+    for p in docker.io debootstrap; do
+      dpkg-query -W -f='${Status}' "${p}" 2>/dev/null | grep -q 'install ok installed' \
+        || missing="${missing} ${p}"
+    done
     if [ -n "${missing}" ]; then
       say "installing${missing}"
       apt-get update -qq
