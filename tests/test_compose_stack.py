@@ -431,7 +431,13 @@ def test_celery_profile_runs_tasks_on_two_workers(project: ComposeProject, api: 
         runs += 1
         run_id = f"celery-{runs}"
         conf = {**CONF, "gid": runs}
-        assert api.run_to_end(run_id, conf)["state"] == "success"
+        try:
+            state = api.run_to_end(run_id, conf)["state"]
+        except AssertionError as stuck:
+            # Seen once in CI: the first run after the switch to CeleryExecutor stayed queued
+            # for 300 s (not reproduced since). What the next look needs is in the logs.
+            raise AssertionError(f"{stuck}\n{project.logs()}") from None
+        assert state == "success"
         assert api.xcom(run_id, "main_etl")["total"] == expected_total(project, conf)
         instances = api.get(f"/dags/rest-trigger/dagRuns/{run_id}/taskInstances").json()
         seen |= {ti["hostname"] for ti in instances["task_instances"]}
