@@ -3,9 +3,7 @@ PostgreSQL through it."""
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
 
 import pytest
 
@@ -60,20 +58,7 @@ def test_server_version_loses_its_distro_suffix_and_nothing_else_changes() -> No
 
 @pytest.mark.integration
 def test_psql_reaches_the_warehouse_through_the_relay(warehouse) -> None:
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    result = subprocess.run(
-        [
-            str(POSTGRES_BIN_PATH / "psql"),
-            f"host={warehouse.host} port={warehouse.port} dbname=dev user=warehouse",
-            "-tAc",
-            "SELECT current_database() || ' ' || current_user",
-        ],
-        env={**os.environ, "PGPASSWORD": warehouse.password},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = warehouse.psql()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "dev warehouse"
 

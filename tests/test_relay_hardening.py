@@ -4,10 +4,8 @@ redshift_connector still log in through the same relay."""
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -70,23 +68,6 @@ def fatal_message(answer: bytes) -> str:
     return values[b"M"]
 
 
-def psql(warehouse: Warehouse, port: int) -> subprocess.CompletedProcess[str]:
-    from pgserver._commands import POSTGRES_BIN_PATH
-
-    return subprocess.run(
-        [
-            str(POSTGRES_BIN_PATH / "psql"),
-            f"host=127.0.0.1 port={port} dbname=dev user=warehouse",
-            "-tAc",
-            "SELECT current_database() || ' ' || current_user",
-        ],
-        env={**os.environ, "PGPASSWORD": warehouse.password},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def driver_query(warehouse: Warehouse, port: int) -> list[list[object]]:
     import redshift_connector
 
@@ -112,7 +93,7 @@ def wait_until_idle(relay: Relay, busy: int = 0, attempts: int = 100) -> None:
 
 
 def assert_clients_still_work(warehouse: Warehouse, relay: Relay, port: int, busy: int = 0) -> None:
-    result = psql(warehouse, port)
+    result = warehouse.psql("127.0.0.1", port)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "dev warehouse"
     wait_until_idle(relay, busy)
