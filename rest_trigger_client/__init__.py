@@ -23,6 +23,7 @@ from rest_trigger_client.errors import (
     Unreachable,
     WaitTimedOut,
 )
+from rest_trigger_client.many import ListedRun, WaitManyProgress, WaitManyResult
 from rest_trigger_client.results import RunConf, RunResult, RunStatus, TaskFailure, TaskStatus
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "DagUnavailable",
     "ExitCode",
     "InvalidInput",
+    "ListedRun",
     "RestTriggerClient",
     "RestTriggerError",
     "RunConf",
@@ -44,6 +46,8 @@ __all__ = [
     "TaskStatus",
     "Triggered",
     "Unreachable",
+    "WaitManyProgress",
+    "WaitManyResult",
     "WaitTimedOut",
     "raise_for_failure",
     "trigger_and_wait",

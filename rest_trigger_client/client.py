@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from airflow_client.client.api.x_com_api import XComApi
 from airflow_client.client.exceptions import ApiException
 from airflow_client.client.model.dag import DAG
 from airflow_client.client.model.dag_run import DAGRun
+from airflow_client.client.model.list_dag_runs_form import ListDagRunsForm
 
 from rest_trigger_client.errors import (
     ApiError,
@@ -45,6 +46,18 @@ from rest_trigger_client.errors import (
     RunIdConflict,
     Unreachable,
     WaitTimedOut,
+)
+from rest_trigger_client.many import (
+    LOOKBACK,
+    ORDER_BY,
+    PAGE_LIMIT,
+    Page,
+    RunTracker,
+    WaitManyProgress,
+    WaitManyResult,
+    as_utc,
+    collect_wanted,
+    parse_page,
 )
 from rest_trigger_client.results import (
     SUMMARY_TASK,
@@ -62,6 +75,7 @@ from rest_trigger_client.settings import DAG_ID, ClientSettings
 
 T = TypeVar("T")
 ProgressCallback = Callable[[RunStatus], None]
+ManyProgressCallback = Callable[[WaitManyProgress], None]
 
 # Worth another try: the webserver restarting or a proxy in front of it.
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -109,6 +123,7 @@ class RestTriggerClient:
         self._task_instances = TaskInstanceApi(self._api)
         self._xcoms = XComApi(self._api)
         self._attempts = 0  # attempts the last call needed
+        self._batch_refused = False  # POST dagRuns/list answered 403: list this DAG's runs
 
     def close(self) -> None:
         self._api.close()
@@ -338,6 +353,94 @@ class RestTriggerClient:
             if timeout is not None:
                 pause = min(pause, max(0.0, timeout - status.elapsed))
             time.sleep(pause)
+
+    def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+        on_progress: ManyProgressCallback | None = None,
+        since: dt.datetime | None = None,
+    ) -> WaitManyResult:
+        """Poll until every run ends and return each one's final state (``result.ok``: all
+        succeeded). Each poll is one run listing for all the runs still pending (a page per
+        100 runs in its window), never a request per run. A run not listed (yet) counts as
+        pending. ``since``: the earliest logical date the runs may have, when known (default:
+        LOOKBACK before the wait starts). WaitTimedOut after ``timeout`` seconds; the runs go
+        on."""
+        started = time.monotonic()
+        tracker = RunTracker(run_ids, as_utc(since or dt.datetime.now(dt.UTC) - LOOKBACK))
+        if not tracker.run_ids:
+            return tracker.result(0.0)
+        while True:
+            self._poll_many(tracker)
+            progress = tracker.progress(time.monotonic() - started)
+            if on_progress is not None:
+                on_progress(progress)
+            if not progress.pending:
+                return tracker.result(progress.elapsed)
+            if timeout is not None and progress.elapsed >= timeout:
+                raise WaitTimedOut(tracker.timed_out(timeout))
+            pause = poll_interval
+            if timeout is not None:
+                pause = min(pause, max(0.0, timeout - progress.elapsed))
+            time.sleep(pause)
+
+    def _poll_many(self, tracker: RunTracker) -> None:
+        listed = collect_wanted(self._list_runs_page, tracker.window_start(), tracker.pending)
+        tracker.record(listed)
+        if tracker.polls == 1 and not tracker.latest:
+            # The listing leaves out a DAG this account may not read, or that does not exist,
+            # instead of refusing: the DAG's own endpoint tells (DagNotFound), once.
+            self.dag_paused()
+
+    def _list_runs_page(self, since: dt.datetime, offset: int) -> Page:
+        """One page of the DAG's runs with a logical date from ``since``, newest first."""
+        if not self._batch_refused:
+            try:
+                return self._list_runs_batch(since, offset)
+            except ApiException as exc:
+                if exc.status != 403:
+                    raise self._error(exc, f"the runs of DAG {self.dag_id!r}") from None
+                # The cross-DAG listing needs read on every DAG's runs ("DAG Runs"); a role
+                # that may read this DAG's runs only (RestTriggerCaller) lists them on the
+                # DAG's own endpoint instead: the same one request per page, from now on.
+                self._batch_refused = True
+        try:
+            return self._list_dag_runs(since, offset)
+        except ApiException as exc:
+            if exc.status == 403:
+                self.dag_paused()  # a DAG it may not see, or a refused login: as trigger says
+            raise self._error(exc, f"the runs of DAG {self.dag_id!r}") from None
+
+    def _list_runs_batch(self, since: dt.datetime, offset: int) -> Page:
+        """``POST /dags/~/dagRuns/list``, this DAG only (the form has no run-id filter)."""
+        form = ListDagRunsForm(
+            dag_ids=[self.dag_id],
+            execution_date_gte=since,
+            page_limit=PAGE_LIMIT,
+            page_offset=offset,
+            order_by=ORDER_BY,
+        )
+        response = self._call(
+            "POST dagRuns/list", self._runs.get_dag_runs_batch, form, _preload_content=False
+        )
+        return parse_page(response.data)
+
+    def _list_dag_runs(self, since: dt.datetime, offset: int) -> Page:
+        """``GET /dags/{dag_id}/dagRuns``: the same filters and paging, on this DAG's runs."""
+        response = self._call(
+            "GET dagRuns",
+            self._runs.get_dag_runs,
+            self.dag_id,
+            execution_date_gte=since,
+            limit=PAGE_LIMIT,
+            offset=offset,
+            order_by=ORDER_BY,
+            _preload_content=False,
+        )
+        return parse_page(response.data)
 
     def result(
         self, status: RunStatus, *, attached: bool = False, log_lines: int = 20
