@@ -25,7 +25,10 @@ def caller_permissions(dag_id: str = DAG_ID) -> list[tuple[str, str]]:
     """What a caller may do, as FAB (action, resource) pairs: read the one DAG, create and read
     its runs, read task instances, XCom entries and task logs. The last three are global FAB
     resources, but Airflow grants them only together with read on the DAG they belong to, so
-    they reach this DAG's only.
+    they reach this DAG's only. So is read on "DAG Runs": it admits the caller to the
+    cross-DAG run listing (``POST /dags/~/dagRuns/list``, one request per poll for many runs,
+    which the trigger client's ``wait_many`` uses), and that listing, like every other, keeps
+    only the runs of DAGs the caller may read.
 
     Not here, so refused: edit or delete on the DAG (pause/unpause, delete), edit or delete on its
     runs or task instances (clear, mark, delete), any other DAG, connections, variables, pools,
@@ -39,6 +42,7 @@ def caller_permissions(dag_id: str = DAG_ID) -> list[tuple[str, str]]:
         (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG)),
         (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG_RUN)),
         (p.ACTION_CAN_CREATE, p.resource_name(dag_id, p.RESOURCE_DAG_RUN)),
+        (p.ACTION_CAN_READ, p.RESOURCE_DAG_RUN),
         (p.ACTION_CAN_READ, p.RESOURCE_TASK_INSTANCE),
         (p.ACTION_CAN_READ, p.RESOURCE_XCOM),
         (p.ACTION_CAN_READ, p.RESOURCE_TASK_LOG),

@@ -172,6 +172,10 @@ def test_caller_triggers_and_reads_its_run_tasks_xcom_and_logs(secure_stack) -> 
     assert wait_for_caller_run(stack, "caller-1")["state"] == "success"
     listed = as_caller(stack, "GET", RUNS).json()["dag_runs"]
     assert "caller-1" in [r["dag_run_id"] for r in listed]
+    # Many runs in one request per poll (the trigger client's wait_many).
+    batch = as_caller(stack, "POST", "/dags/~/dagRuns/list", json={"dag_ids": ["rest-trigger"]})
+    assert batch.status_code == 200, batch.text
+    assert "caller-1" in [r["dag_run_id"] for r in batch.json()["dag_runs"]]
     tis = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances")
     assert tis.status_code == 200
     assert sorted(t["task_id"] for t in tis.json()["task_instances"]) == [
@@ -297,6 +301,14 @@ def test_caller_cannot_see_or_trigger_another_dag(secure_stack) -> None:
     assert runs.status_code == 403 or {r["dag_id"] for r in runs.json()["dag_runs"]} == {
         "rest-trigger"
     }
+    for body in ({"dag_ids": [OTHER]}, {"dag_ids": [OTHER, "rest-trigger"]}, {}):
+        batch = as_caller(stack, "POST", "/dags/~/dagRuns/list", json=body)
+        assert batch.status_code == 200, (body, batch.text)
+        assert {r["dag_id"] for r in batch.json()["dag_runs"]} <= {"rest-trigger"}, body
+    assert "admins-run" in [
+        r["dag_run_id"]
+        for r in as_admin(stack, "POST", "/dags/~/dagRuns/list", json={}).json()["dag_runs"]
+    ]  # the admin's run is there; only the caller is shown none of it
     tis = as_caller(
         stack, "POST", "/dags/~/dagRuns/~/taskInstances/list", json={"dag_ids": [OTHER]}
     )

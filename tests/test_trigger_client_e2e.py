@@ -4,12 +4,16 @@ error a caller can act on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import pty
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -25,9 +29,11 @@ from rest_trigger_client import (
     RunFailed,
     RunIdConflict,
     RunStatus,
+    WaitManyProgress,
     WaitTimedOut,
     trigger_and_wait,
 )
+from rest_trigger_client.many import LOOKBACK, PAGE_LIMIT
 from tests.test_trigger_client_cli import ARGS, CLI, client_env, rest_trigger
 
 pytestmark = pytest.mark.e2e
@@ -325,3 +331,70 @@ def test_api_wait_times_out_on_a_queued_run(airflow_stack, client, paused_dag) -
     with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as admin:
         admin.unpause()
     assert client.wait("client-api-timeout", timeout=300).ok
+
+
+@dataclass
+class Sent:
+    method: str
+    path: str
+    status: int | None = None  # None: no answer (the connection failed)
+
+
+def record_requests(client: RestTriggerClient, monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
+    """Every HTTP request the client sends from now on, with its answer's status: urllib3's pool
+    manager under the generated client, wrapped (each retry and each page is a request)."""
+    manager = client._api.rest_client.pool_manager
+    send = manager.request
+    sent: list[Sent] = []
+
+    def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        record = Sent(method, urlsplit(url).path)
+        sent.append(record)
+        response = send(method, url, *args, **kwargs)
+        record.status = response.status
+        return response
+
+    monkeypatch.setattr(manager, "request", request)
+    return sent
+
+
+def pages_since(stack, since: dt.datetime) -> int:
+    """Pages (of PAGE_LIMIT) that the DAG's runs with a logical date from ``since`` fill: what
+    one listing may take, counted with another client."""
+    listing = stack.get(RUNS, params={"execution_date_gte": since.isoformat(), "limit": 1})
+    return max(1, math.ceil(listing.json()["total_entries"] / PAGE_LIMIT))
+
+
+BATCH_LIST = ("POST", "/api/v1/dags/~/dagRuns/list")
+
+
+def test_api_wait_many_lists_the_runs_once_per_poll(airflow_stack, client, monkeypatch) -> None:
+    """Five runs waited for together: each poll is one listing (a page per 100 runs in its
+    window), never a GET per run."""
+    before = dt.datetime.now(dt.UTC)
+    run_ids = [f"client-wait-many-{i}" for i in range(5)]
+    for run_id in run_ids:
+        client.trigger(RunConf(**CONF), run_id)
+
+    # An account that may read every DAG's runs (the admin) lists them with POST dagRuns/list.
+    with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as admin:
+        sent = record_requests(admin, monkeypatch)
+        seen: list[WaitManyProgress] = []
+        result = admin.wait_many(run_ids, timeout=300, poll_interval=0.5, on_progress=seen.append)
+    assert result.states == dict.fromkeys(run_ids, "success")
+    assert all(run.end_date is not None for run in result.runs.values())
+    assert seen[0].pending > 0 and seen[-1].success == 5  # it did wait, and saw them end
+    polls = len(seen)
+    assert polls == result.polls
+    # The widest window a poll can have used starts LOOKBACK before the wait (after `before`).
+    pages = pages_since(airflow_stack, before - LOOKBACK)
+    assert 0 < len(sent) <= polls * pages, (len(sent), polls, pages)
+    assert {(r.method, r.path, r.status) for r in sent} == {(*BATCH_LIST, 200)}
+
+    # The caller (RestTriggerCaller may read "DAG Runs", filtered to the DAGs it may read)
+    # lists them the same way: one listing per poll, and no request per run.
+    sent = record_requests(client, monkeypatch)
+    seen = []
+    assert client.wait_many(run_ids, timeout=60, on_progress=seen.append).ok
+    assert {(r.method, r.path, r.status) for r in sent} == {(*BATCH_LIST, 200)}
+    assert 0 < len(sent) <= len(seen) * pages, (len(sent), len(seen), pages)
