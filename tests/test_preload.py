@@ -50,3 +50,30 @@ def test_import_outside_the_scheduler_loads_nothing_heavy() -> None:
 def test_preload_skips_what_cannot_be_imported() -> None:
     assert preload(("json", "no_such_module_for_rest_trigger")) == ["json"]
     assert "pandas" in TASK_RUNTIME_MODULES
+
+
+def test_a_forked_child_inherits_a_frozen_heap() -> None:
+    """After freeze_before_fork, a child starts with the parent's objects out of the collector's
+    reach (its collections never walk them) while the parent, unhooked, would not."""
+    probe = (
+        "import gc, json, os, sys\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "from rest_trigger_preload import freeze_before_fork\n"
+        "def child_frozen():\n"
+        "    r, w = os.pipe()\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os.write(w, str(gc.get_freeze_count()).encode()); os._exit(0)\n"
+        "    os.close(w); os.waitpid(pid, 0)\n"
+        "    return int(os.read(r, 64))\n"
+        "before = child_frozen()\n"
+        "freeze_before_fork()\n"
+        "kept = [[i] for i in range(50_000)]\n"
+        "print(json.dumps([before, child_frozen()]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    before, after = json.loads(out.strip().splitlines()[-1])
+    assert before == 0
+    assert after >= 50_000  # at least the 50,000 lists made before the fork
