@@ -18,7 +18,7 @@ from bench.report import markdown
 from bench.stats import loadavg, machine, wait_for_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("latency", "stock", "burst", "parse", "scale")
+SECTIONS = ("latency", "stock", "burst", "floor", "parse", "scale")
 
 
 def say(message: str) -> None:
@@ -56,6 +56,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--scale-runs", type=int, default=5, help="full runs per size")
     p.add_argument("--queries", type=int, default=20, help="direct query timings per size")
+    p.add_argument("--floor-runs", type=int, default=5, help="dag.test() runs for the floor")
     p.add_argument("--parse-reports", type=int, default=5, help="`airflow dags report` calls")
     p.add_argument("--parse-probes", type=int, default=10, help="fresh-process parse probes")
     p.add_argument(
@@ -71,6 +72,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.latency_runs, args.stock_runs, args.warmup = 5, 2, 1
         args.burst, args.parse_reports, args.parse_probes = 20, 1, 3
+        args.floor_runs = 2
         args.scale_sizes, args.scale_runs, args.queries = "10000,100000", 2, 5
         args.demo_rows, args.wait_load = 100_000, 0
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             if "burst" in args.sections:
                 say(f"burst: {args.burst} runs from {args.callers} callers")
                 _section(result, "burst", measure.burst, s, args.burst, args.callers, say)
+            if "floor" in args.sections:
+                say(f"floor: dag.test() {args.floor_runs} times, and the query alone")
+                _section(result, "floor", measure.floor, s, args.floor_runs, say)
             if "parse" in args.sections:
                 say("parse")
                 _section(result, "parse", measure.parse, s, args.parse_reports,

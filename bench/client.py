@@ -93,16 +93,6 @@ class Client:
         response.raise_for_status()
         return int(response.json()["value"]["total"])
 
-    def wait(self, run_id: str, states: Any, timeout: float = 300, poll: float = 0.1) -> None:
-        """Wait until the run has ended. Polls the metadata database (``states``, a
-        bench.stack.RunStates), not the API: every API request pays a scrypt password check,
-        ~0.1 s of CPU, which polling would take from the run being measured."""
-        deadline = time.monotonic() + timeout
-        while states.state(run_id) not in TERMINAL:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} not finished after {timeout} s")
-            time.sleep(poll)
-
     def wait_healthy_dag(self, timeout: float = 120) -> None:
         """Wait until the scheduler has serialized the DAG (a POST before that is a 404)."""
         deadline = time.monotonic() + timeout

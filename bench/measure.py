@@ -16,6 +16,7 @@ from bench.stack import PROJECT_DIR, Stack
 from bench.stats import loadavg, summary
 
 CHAINS = {"pusher": None, "main_etl": "pusher"}
+BURST_POLL_S = 0.5
 
 
 def _count_sql() -> str:
@@ -51,14 +52,29 @@ def _category(cmdline: str) -> str:
     return "other"
 
 
+def _postmaster(stack: Stack) -> int | None:
+    """The embedded PostgreSQL's postmaster, found by its port: as root it runs as its own user
+    and may keep its data outside the state folder, so neither the launcher's process tree nor
+    the state folder leads to it."""
+    import psutil
+
+    port = str(stack.pg_port)
+    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and port in cmd and "-p" in cmd:
+            return proc.pid
+    return None
+
+
 def cpu_snapshot(stack: Stack) -> dict[int, tuple[str, float]]:
-    """CPU seconds (own + reaped children) of every process of the stack, by pid."""
+    """CPU seconds (own + reaped children) of every process of the stack, PostgreSQL's
+    included, by pid."""
     import psutil
 
     roots = [stack.process.pid]
-    pid_file = stack.state_dir / "pgdata" / "postmaster.pid"
-    if pid_file.exists():
-        roots.append(int(pid_file.read_text().split()[0]))
+    postmaster = _postmaster(stack)
+    if postmaster is not None:
+        roots.append(postmaster)
     out: dict[int, tuple[str, float]] = {}
     for root in roots:
         try:
@@ -124,30 +140,50 @@ def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:
     return {k: summary([row[k] for row in rows if k in row]) for k in keys}
 
 
-def _run_to_end(client: Client, db: Any, run_id: str) -> tuple[Posted, dict[str, Any]]:
-    """POST one run, wait for it to end (polling the metadata DB), return the POST and the run."""
+# How often the benchmark's caller polls: one run listing per poll, as an efficient client
+# does (rest_trigger_client's wait_many). A caller sees the end up to this much late.
+CALLER_POLL_S = 0.1
+
+
+def _caller(stack: Stack) -> Any:
+    """The REST client other systems use (rest_trigger_client), with the stack's caller login."""
+    from rest_trigger_client import RestTriggerClient
+
+    return RestTriggerClient(stack.base_url, *stack.auth, connect_retries=6)
+
+
+def _run_to_end(client: Client, caller: Any, run_id: str) -> tuple[Posted, dict[str, Any], float]:
+    """POST one run and wait for it to end as a caller does, polling the REST API; return the
+    POST, the run, and when the caller saw it end (seconds after the POST was sent)."""
     posted = client.trigger(run_id)
     if posted.status != 200:
         raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-    client.wait(run_id, db, timeout=600)
-    return posted, client.run(run_id)
+    caller.wait_many([run_id], timeout=600, poll_interval=CALLER_POLL_S)
+    seen = time.time() - posted.sent_at
+    return posted, client.run(run_id), seen
 
 
 def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
-    """Sequential runs: POST, wait for the end, next. POST to success is measured with the
-    run's end_date (set by the scheduler when it marks the run a success) minus the moment the
-    POST was sent, so the client's polling interval neither adds to it nor loads the server."""
+    """Sequential runs: POST, wait for the end as a caller does (polling the REST API every
+    CALLER_POLL_S), next. Two figures per run: POST to success from Airflow's own timestamps
+    (the run's end_date, set when the scheduler marks it a success, minus the moment the POST
+    was sent) and as the caller saw it (when its poll first answered success). CPU-seconds of
+    every process of the stack (PostgreSQL included) over the measured runs, per run."""
     client = Client(stack.base_url, stack.auth)
     client.wait_healthy_dag()
+    caller = _caller(stack)
     expected = _expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
-    db = stack.run_states()
     rows: list[dict[str, float]] = []
+    seen_s: list[float] = []
     states: dict[str, int] = {}
     load = loadavg()
+    cpu_before: dict[int, tuple[str, float]] = {}
     for i in range(warmup + runs):
+        if i == warmup:
+            cpu_before = cpu_snapshot(stack)
         run_id = f"{prefix}-{i}"
-        posted, run = _run_to_end(client, db, run_id)
+        posted, run, seen = _run_to_end(client, caller, run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
             total = client.xcom_total(run_id)
@@ -157,8 +193,11 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
             continue
         row = breakdown(posted, run, client.task_instances(run_id))
         rows.append(row)
-        say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s")
-    db.close()
+        seen_s.append(seen)
+        say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s "
+            f"(caller saw it after {seen:.2f} s)")  # fmt: skip
+    cpu = cpu_delta(cpu_before, cpu_snapshot(stack))
+    caller.close()
     return {
         "runs": runs,
         "warmup": warmup,
@@ -166,6 +205,10 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         "expected_total": expected,
         "load_before": load,
         "post_to_success_s": summary([r["post_to_success"] for r in rows]),
+        "caller_post_to_success_s": summary(seen_s),
+        "caller_poll_s": CALLER_POLL_S,
+        "cpu_s": cpu,
+        "cpu_per_run_s": round(sum(cpu.values()) / max(1, runs), 2),
         "breakdown_s": _aggregate(rows),
     }
 
@@ -192,14 +235,19 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     posted_by_id = {p.run_id: p for p in posted}
     accepted = [p for p in posted if p.status == 200]
     say(f"  {len(accepted)}/{runs} POSTs accepted in {time.time() - started:.1f} s; waiting")
-    deadline = time.monotonic() + timeout
-    db = stack.run_states()
-    while True:
-        done = [i for i, state in db.states(prefix).items() if state in TERMINAL]
-        if len(done) >= len(accepted) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)  # the finish time comes from the runs' end_date, not from this poll
-    db.close()
+    # The caller waits for all its runs with one run listing per poll (rest_trigger_client's
+    # wait_many), as an efficient client does; Airflow's own end_dates give the finish times.
+    caller = _caller(stack)
+    polls = 0
+    try:
+        waited = caller.wait_many(
+            [p.run_id for p in accepted], timeout=timeout, poll_interval=BURST_POLL_S
+        )
+        polls = waited.polls
+    except Exception as exc:  # a timeout: the runs still unfinished count as missing below
+        say(f"  waiting ended: {exc}")
+    caller_done = time.time() - started
+    caller.close()
     cpu = cpu_delta(cpu_before, cpu_snapshot(stack))
     cpu_wall = time.monotonic() - cpu_started
     found = client.runs(prefix)
@@ -230,6 +278,10 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "missing": len(accepted) - len(ended),
         "all_finished_s": round(all_done, 2) if all_done else None,
         "runs_per_minute": round(succeeded / all_done * 60, 1) if all_done else None,
+        "caller_all_finished_s": round(caller_done, 2),
+        "caller_runs_per_minute": round(succeeded / caller_done * 60, 1),
+        "caller_polls": polls,
+        "cpu_per_run_s": round(sum(cpu.values()) / max(1, succeeded), 2),
         "post_to_success_s": summary(per_run),
         "profile_sample_s": _aggregate(profile),
         "cpu_s": cpu,
@@ -271,6 +323,33 @@ def parse(stack: Stack, reports: int, probes: int, say: Any) -> dict[str, Any]:
     }
 
 
+def floor(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
+    """The useful work of a run without Airflow's machinery: dag.test() in one process
+    (bench/floor_probe.py) against this stack's warehouse, and the count query alone."""
+    env = stack.airflow_env()
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.floor_probe", str(runs)],
+        env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"floor probe failed: {result.stderr.strip()[-800:]}")
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    query_s, _ = _time_query(
+        stack, _count_sql(), (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"]), 20
+    )
+    out = {
+        "runs": len(rows),
+        "dag_test_s": summary([r["dag_test_s"] for r in rows]),
+        "dag_test_cpu_s": summary([r["dag_test_cpu_s"] for r in rows]),
+        "pusher_s": summary([r["pusher"] for r in rows]),
+        "main_etl_s": summary([r["main_etl"] for r in rows]),
+        "query_s": summary(query_s, 4),
+    }
+    medians = {k: out[k]["median"] for k in ("dag_test_s", "pusher_s", "main_etl_s")}
+    say(f"  floor, medians: {medians}")
+    return out
+
+
 def _duration(text: str) -> float:
     """'0:00:00.051234' -> 0.051234"""
     hours, minutes, seconds = text.split(":")
@@ -284,7 +363,7 @@ def scale(
     from rest_trigger_local import warehouse
 
     client = Client(stack.base_url, stack.auth)
-    db = stack.run_states()
+    caller = _caller(stack)
     sql = _count_sql()
     params = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
     out = []
@@ -301,7 +380,7 @@ def scale(
         prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
         for i in range(runs):
             run_id = f"{prefix}-{i}"
-            _, run = _run_to_end(client, db, run_id)
+            _, run, _ = _run_to_end(client, caller, run_id)
             tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
             etl = tis["main_etl"]
             if run["state"] == "success":

@@ -25,6 +25,11 @@ def _ok(flag: bool) -> str:
     return "met" if flag else "**not met**"
 
 
+def _ratio(slow: dict[str, Any], fast: dict[str, Any], key: str) -> float:
+    a, b = (slow.get(key) or {}).get("median"), (fast.get(key) or {}).get("median")
+    return a / b if a and b else 0.0
+
+
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     out = [
@@ -38,11 +43,13 @@ def markdown(r: dict[str, Any]) -> str:
     checks: list[tuple[str, bool, str]] = []
     lp, ls = r.get("latency_project"), r.get("latency_stock")
     if lp or ls:
+        poll = (lp or ls or {}).get("caller_poll_s")
         out += [
             "### POST to success, sequential runs (median / p95)",
             "",
-            "| configuration | runs | POST to success | POST answered in |",
-            "| --- | --- | --- | --- |",
+            "| configuration | runs | POST to success (Airflow's end_date) | as the caller saw it "
+            f"(polling every {poll} s) | POST answered in | CPU-s per run (all processes) |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for name, lat in (
             ("project (airflow.cfg, LocalExecutor, PostgreSQL)", lp),
@@ -51,15 +58,35 @@ def markdown(r: dict[str, Any]) -> str:
             if lat:
                 out.append(
                     f"| {name} | {lat['runs']} | {_mp(lat['post_to_success_s'])} | "
-                    f"{_mp(lat['breakdown_s'].get('post'), _ms)} |"
+                    f"{_mp(lat.get('caller_post_to_success_s'))} | "
+                    f"{_mp(lat['breakdown_s'].get('post'), _ms)} | "
+                    f"{lat.get('cpu_per_run_s', '-')} |"
                 )
         if lp and ls:
-            ratio = ls["post_to_success_s"]["median"] / lp["post_to_success_s"]["median"]
-            out.append(f"| **stock / project** | | **{ratio:.1f}x** | |")
-            checks.append(("full run >= 6x faster than stock", ratio >= 6, f"{ratio:.1f}x"))
+            ratio = _ratio(ls, lp, "post_to_success_s")
+            seen = _ratio(ls, lp, "caller_post_to_success_s")
+            cpu = (ls.get("cpu_per_run_s") or 0) / max(lp.get("cpu_per_run_s") or 0, 1e-9)
+            out.append(
+                f"| **stock / project** | | **{ratio:.1f}x** | **{seen:.1f}x** | | {cpu:.1f}x |"
+            )
+            checks.append(
+                (
+                    "POST to success >= 10x faster than stock, same invocation",
+                    min(ratio, seen) >= 10,
+                    f"{ratio:.1f}x (Airflow's timestamps), {seen:.1f}x (as the caller saw it)",
+                )
+            )
         if lp:
             med = lp["post_to_success_s"]["median"]
-            checks.append(("full run median <= 2.0 s", med <= 2.0, _s(med)))
+            seen_med = (lp.get("caller_post_to_success_s") or {}).get("median")
+            checks.append(
+                (
+                    "POST to success, sequential, median <= 1.0 s",
+                    med <= 1.0 and (seen_med or 0) <= 1.0,
+                    f"{_s(med)} (Airflow), {_s(seen_med)} (caller); "
+                    f"{lp.get('cpu_per_run_s')} CPU-s per run",
+                )
+            )
         out.append("")
     if lp:
         out += [
@@ -83,6 +110,10 @@ def markdown(r: dict[str, Any]) -> str:
             f"| runs per minute | {b['runs_per_minute']} |",
             f"| POST to success per run, median / p95 | {_mp(b['post_to_success_s'])} |",
             f"| succeeded / failed / missing | {b['succeeded']} / {b['failed']} / {b['missing']} |",
+            f"| all finished, as the caller saw it ({b.get('caller_polls')} run listings) | "
+            f"{_s(b.get('caller_all_finished_s'))} |",
+            f"| runs per minute, as the caller saw it | {b.get('caller_runs_per_minute')} |",
+            f"| CPU-s per run, all processes (PostgreSQL included) | {b.get('cpu_per_run_s')} |",
         ]
         if b.get("cpu_s"):
             budget = (r["machine"]["cores"] or 1) * b["cpu_window_s"]
@@ -98,11 +129,34 @@ def markdown(r: dict[str, Any]) -> str:
             ),
             (
                 "burst >= 100 runs/min",
-                (b["runs_per_minute"] or 0) >= 100,
-                f"{b['runs_per_minute']}",
+                min(b["runs_per_minute"] or 0, b.get("caller_runs_per_minute") or 0) >= 100,
+                f"{b['runs_per_minute']} (Airflow's end_dates), "
+                f"{b.get('caller_runs_per_minute')} (as the caller saw it)",
+            ),
+            (
+                "burst: CPU per run, all processes <= 1.0 CPU-s",
+                (b.get("cpu_per_run_s") or 99) <= 1.0,
+                f"{b.get('cpu_per_run_s')} CPU-s",
             ),
             ("burst POST p95 < 250 ms", b["post_s"]["p95"] < 0.25, _ms(b["post_s"]["p95"])),
         ]
+    f = r.get("floor")
+    if f:
+        out += [
+            "### The floor: the useful work alone (median / p95)",
+            "",
+            "| measure | value |",
+            "| --- | --- |",
+            f"| `dag.test()`: both tasks in one process, no scheduler or forks | "
+            f"{_mp(f['dag_test_s'])} ({_mp(f['dag_test_cpu_s'])} CPU-s) |",
+            f"| pusher's run in it | {_mp(f['pusher_s'], _ms)} |",
+            f"| main_etl's run in it (query, DataFrame, load) | {_mp(f['main_etl_s'], _ms)} |",
+            f"| the count query alone (driver, relay) | {_mp(f['query_s'], _ms)} |",
+        ]
+        if lp:
+            share = f["dag_test_s"]["median"] / lp["post_to_success_s"]["median"]
+            out.append(f"| share of a POST to success that is this work | {share:.0%} |")
+        out.append("")
     p = r.get("parse")
     if p:
         out += [

@@ -86,9 +86,6 @@ class Stack:
             password="warehouse",
         )
 
-    def run_states(self) -> RunStates:
-        return RunStates(self)
-
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
 
@@ -144,48 +141,3 @@ def stop(stack: Stack) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-class RunStates:
-    """The state of rest-trigger's runs, read straight from the metadata database (PostgreSQL
-    for the project, the SQLite file for the stock stack): a cheap read that leaves the
-    webserver alone."""
-
-    def __init__(self, stack: Stack):
-        if stack.variant == "stock":
-            import sqlite3
-
-            path = stack.state_dir / "airflow" / "airflow.db"
-            self.conn: Any = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-            self.mark = "?"
-        else:
-            import psycopg2
-
-            secrets = json.loads((stack.state_dir / "secrets.json").read_text())
-            self.conn = psycopg2.connect(
-                host="127.0.0.1", port=stack.pg_port, dbname="airflow",
-                user="airflow", password=secrets["metadb_password"],
-            )  # fmt: skip
-            self.conn.autocommit = True
-            self.mark = "%s"
-
-    def _rows(self, where: str, value: str) -> list[tuple[str, str]]:
-        sql = f"SELECT run_id, state FROM dag_run WHERE dag_id = {self.mark} AND run_id {where}"
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, ("rest-trigger", value))
-            return cur.fetchall()
-        finally:
-            cur.close()
-            if self.mark == "?":
-                self.conn.rollback()
-
-    def state(self, run_id: str) -> str | None:
-        rows = self._rows(f"= {self.mark}", run_id)
-        return rows[0][1] if rows else None
-
-    def states(self, prefix: str) -> dict[str, str]:
-        return dict(self._rows(f"LIKE {self.mark}", prefix + "%"))
-
-    def close(self) -> None:
-        self.conn.close()
