@@ -117,6 +117,13 @@ BENCH_ARGS ?=
 bench: $(STAMP) ## Latency, burst, parse and query-scale benchmark vs stock Airflow [BENCH_ARGS="--quick"]
 	$(PY) -m bench $(BENCH_ARGS)
 
+# The task processes' profile (docs/benchmarks.md): py-spy on the scheduler and everything it
+# forks during sequential runs; prints samples by kind of process and the top functions.
+PROFILE_ARGS ?=
+.PHONY: profile
+profile: $(STAMP) ## Profile the task processes with py-spy during runs [PROFILE_ARGS="--runs 20"]
+	$(PY) -m bench.profile $(PROFILE_ARGS)
+
 clean-state: ## Delete the local state (.local/: databases, logs, generated secrets)
 	rm -rf .local
 
