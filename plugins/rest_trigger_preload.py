@@ -21,8 +21,8 @@ process's first full collection walks every object it inherited (Airflow, SQLAlc
 hundreds of MB), which writes to each object's header and so copies every page of the parent's
 heap into the child (copy-on-write). Measured on the 2-core reference machine, 15 sequential
 runs (docs/benchmarks.md): task processes 1.71 -> 1.03 user CPU-s and 0.61 -> 0.44 system CPU-s
-per run, POST to success 3.26 -> 2.25 s median. Frozen objects are never collected, so this is
-only done where the heap is long-lived: the scheduler and its children.
+per run, POST to success 3.26 -> 2.25 s median. The parent unfreezes right after each fork, so
+only the child (a task process, short-lived) keeps its inherited objects out of collection.
 """
 
 from __future__ import annotations
@@ -85,8 +85,11 @@ def preload(modules: tuple[str, ...] = TASK_RUNTIME_MODULES) -> list[str]:
 
 def freeze_before_fork() -> None:
     """Before each fork, move every object tracked so far out of the collector's reach, so that
-    the child's collections never walk (and copy) the parent's heap."""
-    os.register_at_fork(before=gc.freeze)
+    the child's collections never walk (and copy) the parent's heap; right after it, give them
+    back to the parent's collector, so that the long-lived parents (the scheduler, its
+    LocalExecutor workers, the DAG processor manager) still collect their own garbage and do not
+    grow with every task."""
+    os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 
 if forks_tasks(sys.argv):
