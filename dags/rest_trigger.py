@@ -38,8 +38,13 @@ import logging
 from typing import Any
 
 import pendulum
-from airflow.decorators import dag, task
-from airflow.models.param import Param
+
+try:  # Airflow 3's authoring interface (the Task SDK); on 2.11, where these names always were
+    from airflow.sdk import dag, task
+    from airflow.sdk.definitions.param import Param
+except ImportError:
+    from airflow.decorators import dag, task
+    from airflow.models.param import Param
 
 from rest_trigger_etl.run_conf import PARAM_SPECS
 
@@ -76,7 +81,9 @@ def rest_trigger() -> None:
             raise AirflowFailException(f"invalid conf: {exc}") from None
         context["ti"].xcom_push(key=GLOBAL_ID_KEY, value=request.gid)
 
-    @task
+    # One XCom, return_value: without multiple_outputs=False, the dict return type would make
+    # Airflow also push each key of the summary as an XCom of its own (six more rows a run).
+    @task(multiple_outputs=False)
     def main_etl(**context: Any) -> dict[str, Any]:
         from airflow.exceptions import AirflowFailException
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook

@@ -59,6 +59,9 @@ def test_main_etl_counts_for_the_gid_pusher_pushed(dag, warehouse_conn) -> None:
     assert xcom(run, "pusher") is None  # pusher's only output is the hand-off
     total = expected_total(GID, SITE, FEB_1, FEB_29)
     assert xcom(run, "main_etl") == {"dag_run_id": run.run_id, **CONF, "total": total}
+    pushed = XCom.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids="main_etl")
+    keys = {x.key for x in pushed}
+    assert keys == {"return_value"}  # the summary once, not also one XCom per key
     with warehouse_conn.cursor() as cur:
         cur.execute(
             "SELECT gid, total FROM rest_trigger_results WHERE dag_run_id = %s", (run.run_id,)

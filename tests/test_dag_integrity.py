@@ -48,6 +48,8 @@ def test_shape_is_pusher_then_main_etl(dag) -> None:
     assert dag.get_task("main_etl").upstream_task_ids == {"pusher"}
     assert dag.get_task("main_etl").downstream_task_ids == set()
     assert [t.task_id for t in dag.topological_sort()] == ["pusher", "main_etl"]
+    # main_etl's summary is one XCom (return_value), not one more per key of the dict.
+    assert dag.get_task("main_etl").multiple_outputs is False
 
 
 def test_policy(dag) -> None:
