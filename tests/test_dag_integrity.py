@@ -4,13 +4,12 @@ nothing heavy at module top, and follows the project's policy."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from airflow.models import DagBag
+
+from tests.fixtures.probe import python_probe
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 
@@ -101,10 +100,7 @@ def test_parse_imports_no_pandas_or_driver(tmp_path) -> None:
         "loaded = [m for m in heavy if m in sys.modules]\n"
         "print(json.dumps({'dags': bag.dag_ids, 'errors': bag.import_errors, 'loaded': loaded}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = python_probe(probe)
     assert result["dags"] == ["rest-trigger"], result["errors"]
     assert result["loaded"] == []
 

@@ -3,12 +3,12 @@ LocalExecutor's tasks (the scheduler); everywhere else importing it must stay fr
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.probe import python_probe
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 sys.path.insert(0, str(PLUGINS))
@@ -41,10 +41,7 @@ def test_import_outside_the_scheduler_loads_nothing_heavy() -> None:
         "import rest_trigger_preload\n"
         "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    assert json.loads(out.strip().splitlines()[-1]) == []
+    assert python_probe(probe) == []
 
 
 def test_preload_skips_what_cannot_be_imported() -> None:
@@ -71,10 +68,7 @@ def test_a_forked_child_inherits_a_frozen_heap() -> None:
         "kept = [[i] for i in range(50_000)]\n"
         "print(json.dumps([before, child_frozen(), gc.get_freeze_count()]))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    before, child, parent = json.loads(out.strip().splitlines()[-1])
+    before, child, parent = python_probe(probe)
     assert before == 0
     assert child >= 50_000  # at least the 50,000 lists made before the fork
     assert parent == 0  # the parent collects its own objects again after the fork
