@@ -215,4 +215,11 @@ def markdown(r: dict[str, Any]) -> str:
         out += [f"### Targets ({TARGETS})", "", "| target | measured | |", "| --- | --- | --- |"]
         out += [f"| {name} | {value} | {_ok(flag)} |" for name, flag, value in checks]
         out.append("")
+        if not all(flag for _, flag, _ in checks):
+            out += [
+                "Goals not met: where the CPU goes and what bounds each gap are in "
+                "docs/benchmarks.md (Gaps, and what bounds them); `make profile` samples the "
+                "task processes again on this machine.",
+                "",
+            ]
     return "\n".join(out) + "\n"
