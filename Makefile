@@ -114,7 +114,7 @@ lock: ## Re-resolve requirements.lock and requirements-dev.lock from the pinned 
 # the knobs.
 BENCH_ARGS ?=
 .PHONY: bench
-bench: $(STAMP) ## Latency, burst, parse and query-scale benchmark vs stock Airflow [BENCH_ARGS="--quick"]
+bench: $(STAMP) ## Latency (as callers see it), burst, floor, parse and query scale vs stock Airflow [BENCH_ARGS="--quick"]
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The task processes' profile (docs/benchmarks.md): py-spy on the scheduler and everything it
