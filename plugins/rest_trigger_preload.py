@@ -92,6 +92,16 @@ def freeze_before_fork() -> None:
     os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 
+def executor_forks_tasks() -> bool:
+    """Only LocalExecutor forks the task processes from this process tree; under another
+    executor (the compose stack's Celery profile) the scheduler forks no task, so its forks are
+    left as Airflow makes them."""
+    from airflow.configuration import conf
+
+    return conf.get("core", "executor", fallback="").rsplit(".", 1)[-1] == "LocalExecutor"
+
+
 if forks_tasks(sys.argv):
     preload()
-    freeze_before_fork()
+    if executor_forks_tasks():
+        freeze_before_fork()

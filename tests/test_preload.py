@@ -72,3 +72,21 @@ def test_a_forked_child_inherits_a_frozen_heap() -> None:
     assert before == 0
     assert child >= 50_000  # at least the 50,000 lists made before the fork
     assert parent == 0  # the parent collects its own objects again after the fork
+
+
+@pytest.mark.parametrize(
+    ("executor", "expected"),
+    [
+        ("LocalExecutor", True),
+        ("airflow.executors.local_executor.LocalExecutor", True),
+        ("CeleryExecutor", False),
+        ("SequentialExecutor", False),
+    ],
+)
+def test_the_heap_is_frozen_only_where_tasks_are_forked(
+    executor: str, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rest_trigger_preload import executor_forks_tasks
+
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    assert executor_forks_tasks() is expected
