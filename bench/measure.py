@@ -17,6 +17,8 @@ from bench.stats import loadavg, summary
 
 CHAINS = {"pusher": None, "main_etl": "pusher"}
 BURST_POLL_S = 0.5
+# The count query's bound values for the demo conf, in the SQL file's placeholder order.
+COUNT_PARAMS = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
 
 
 def _count_sql() -> str:
@@ -334,9 +336,7 @@ def floor(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
     if result.returncode != 0:
         raise RuntimeError(f"floor probe failed: {result.stderr.strip()[-800:]}")
     rows = json.loads(result.stdout.strip().splitlines()[-1])
-    query_s, _ = _time_query(
-        stack, _count_sql(), (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"]), 20
-    )
+    query_s, _ = _time_query(stack, _count_sql(), COUNT_PARAMS, 20)
     out = {
         "runs": len(rows),
         "dag_test_s": summary([r["dag_test_s"] for r in rows]),
@@ -365,7 +365,7 @@ def scale(
     client = Client(stack.base_url, stack.auth)
     caller = _caller(stack)
     sql = _count_sql()
-    params = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
+    params = COUNT_PARAMS
     out = []
     for rows in sizes:
         conn = stack.warehouse()
@@ -398,6 +398,7 @@ def scale(
         )
         say(f"  {rows} rows: query median {out[-1]['query_s']['median']} s, "
             f"main_etl median {out[-1]['main_etl_s']['median']} s")  # fmt: skip
+    caller.close()
     return out
 
 
