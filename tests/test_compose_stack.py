@@ -16,6 +16,7 @@ password, Flower's basic auth, the log server unpublished.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg2
 import pytest
 import requests
@@ -38,6 +40,7 @@ from tests.fixtures.compose_stack import (
     ComposeProject,
     clean_env,
     engine_status,
+    remove_stale_test_projects,
     resolve_images,
     run,
 )
@@ -72,6 +75,17 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _holder(port: int) -> str:
+    """Who listens on 127.0.0.1:port (or every address), for the test's report."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port:
+            try:
+                return " ".join(psutil.Process(conn.pid).cmdline()[:4]) if conn.pid else "?"
+            except psutil.Error:
+                return f"pid {conn.pid}"
+    return "no listener seen"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,21 +118,26 @@ def _copy_project(target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def project() -> Iterator[ComposeProject]:
+    env = clean_env()
+    for name in remove_stale_test_projects(env):
+        print(f"\n  took down {name}, left running by an earlier compose test that was killed")
     workdir = Path(tempfile.mkdtemp(prefix="rest-trigger-compose-"))
+    (workdir / "owner.pid").write_text(str(os.getpid()))
     directory = workdir / f"rest-trigger-{workdir.name.rsplit('-', 1)[-1].lower()}"
     directory.mkdir()
     _copy_project(directory)
-    env = clean_env()
     images, notes = resolve_images(env)
     env.update(images)
     # An engine started with --bridge=none has no default bridge for build steps to use.
     bridge = subprocess.run(["docker", "network", "inspect", "bridge"], capture_output=True)
     if bridge.returncode != 0:
         env["DOCKER_BUILD_NETWORK"] = "host"
-    # 8080 is the documented port; 5439 and 5555 may be taken on this machine (docs: set them).
-    for name, port in (("WAREHOUSE_PORT", 5439), ("FLOWER_PORT", 5555)):
+    # The documented ports; any one taken on this machine is moved, as docs/docker.md tells a
+    # user to, and the test says which and who holds it (a CI run once met 8080 taken).
+    for name, port in (("AIRFLOW_PORT", 8080), ("WAREHOUSE_PORT", 5439), ("FLOWER_PORT", 5555)):
         if not _port_free(port):
             env[name] = str(_free_port())
+            print(f"\n  port {port} is taken ({_holder(port)}): {name}={env[name]}")
     compose = ComposeProject(directory, env)
     print(f"\ncompose project {compose.name} in {directory}")
     for line in notes:
@@ -238,7 +257,11 @@ def test_documented_trigger_succeeds_with_the_warehouse_total(
         doc_command(r"dagRuns/demo-1\n"),
         doc_command(r"xcomEntries"),
     )
-    assert "http://127.0.0.1:8080" in post and api.base_url == "http://127.0.0.1:8080"
+    assert all("http://127.0.0.1:8080/" in command for command in (post, poll, result))
+    # The documented port, unless the fixture had to move it (then the commands follow it).
+    post, poll, result = (
+        c.replace("http://127.0.0.1:8080/", f"{api.base_url}/") for c in (post, poll, result)
+    )
     assert api.auth == ("caller", "caller") and "-u caller:caller" in post
     started = time.monotonic()
     answer = json.loads(project.shell(post).stdout)
