@@ -10,10 +10,11 @@ burst's CPU budget (see docs/benchmarks.md).
 Airflow imports every ``.py`` file in the plugins folder when it loads plugins; the scheduler does
 that (``Job.prepare_for_execution`` -> listener manager -> plugins) before its executor starts the
 worker processes. This module imports the heavy modules only in ``airflow scheduler``: the
-webserver, the CLI, the DAG file and the task processes themselves stay as light as before.
-(A Celery worker would profit only if it loaded plugins before its pool forks; not verified,
-so it is left out.) It defines no plugin class and changes no behaviour: a failed preload is
-logged and the task imports the module itself, as it would anyway.
+webserver, the CLI, the DAG file and the task processes themselves stay as light as before,
+and so does a scheduler whose executor is not LocalExecutor. (A Celery worker would profit only
+if it loaded plugins before its pool forks; not verified, so it is left out.) It defines no
+plugin class and changes no behaviour: a failed preload is logged and the task imports the
+module itself, as it would anyway.
 
 It also freezes the garbage collector's view of the heap before every fork of the scheduler and
 of the processes forked from it (``gc.freeze`` via ``os.register_at_fork``). Without it, a task
@@ -101,7 +102,9 @@ def executor_forks_tasks() -> bool:
     return conf.get("core", "executor", fallback="").rsplit(".", 1)[-1] == "LocalExecutor"
 
 
-if forks_tasks(sys.argv):
+# Under another executor (the compose stack's Celery profile) the preload would be pure cost: the
+# scheduler runs no task, and it imports between the job's first heartbeat and its loop's (a
+# loaded CI machine took 36 s there, the scheduler's /health answered 503 and compose gave up).
+if forks_tasks(sys.argv) and executor_forks_tasks():
     preload()
-    if executor_forks_tasks():
-        freeze_before_fork()
+    freeze_before_fork()

@@ -90,3 +90,22 @@ def test_the_heap_is_frozen_only_where_tasks_are_forked(
 
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
     assert executor_forks_tasks() is expected
+
+
+@pytest.mark.parametrize(
+    ("executor", "imported"),
+    [("LocalExecutor", ["pandas", "redshift_connector"]), ("CeleryExecutor", [])],
+)
+def test_a_scheduler_preloads_only_under_local_executor(executor: str, imported: list[str]) -> None:
+    """`airflow scheduler` as the plugin loader runs it: the task runtime is imported only where
+    the scheduler forks the tasks; a Celery scheduler stays light (its first heartbeat is not
+    delayed by imports no task of it uses)."""
+    probe = (
+        "import json, os, sys\n"
+        f"os.environ['AIRFLOW__CORE__EXECUTOR'] = {executor!r}\n"
+        "sys.argv = ['/venv/bin/airflow', 'scheduler']\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "import rest_trigger_preload\n"
+        "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
+    )
+    assert python_probe(probe) == imported
