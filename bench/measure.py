@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
-from bench.stack import PROJECT_DIR, Stack
+from bench.stack import Stack
 from bench.stats import loadavg, summary
+from rest_trigger_local.settings import PROJECT_DIR
 
 CHAINS = {"pusher": None, "main_etl": "pusher"}
 BURST_POLL_S = 0.5
