@@ -310,7 +310,7 @@ def parse(stack: Stack, reports: int, probes: int, say: Any) -> dict[str, Any]:
     probe_rows = []
     for _ in range(probes):
         result = subprocess.run(
-            [sys.executable, "-m", "bench.parse_probe"],
+            [sys.executable, "-m", "rest_trigger_local.parse_probe"],
             env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=True,
         )  # fmt: skip
         probe_rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
