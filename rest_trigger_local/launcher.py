@@ -6,6 +6,10 @@ the admin and caller accounts (accounts.py), then runs the webserver and the sch
 Ctrl-C or SIGTERM, when it stops every process it started (supervision.py: any number of
 signals; PostgreSQL always last). A scheduler or webserver that exits meanwhile is restarted,
 with backoff, up to a cap.
+
+Over 250 lines because start-up, supervision and stop are one object's life and share its state
+(the children, the processes each started, PostgreSQL); what stands alone already lives
+elsewhere (settings, supervision, process_records, postgres, relay, warehouse, accounts).
 """
 
 from __future__ import annotations

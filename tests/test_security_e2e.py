@@ -5,6 +5,9 @@ the credential cache on and off.
 Two stacks of their own, started the way `make run` starts (the launcher, on free ports), each
 with one webserver worker: the cache and the throttle are per worker process, and one worker
 makes their counts exact instead of split over two.
+
+Over 250 lines because both stacks are module-scoped (each takes minutes to start): the tests
+that share one stay in one module.
 """
 
 from __future__ import annotations
