@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import measure, stack
+from bench import measure, probes, stack
 from bench.report import markdown
 from bench.stats import loadavg, machine, wait_for_quiet
 
@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 _section(result, "burst", measure.burst, s, args.burst, args.callers, say)
             if "floor" in args.sections:
                 say(f"floor: dag.test() {args.floor_runs} times, and the query alone")
-                _section(result, "floor", measure.floor, s, args.floor_runs, say)
+                _section(result, "floor", probes.floor, s, args.floor_runs, say)
             if "parse" in args.sections:
                 say("parse")
-                _section(result, "parse", measure.parse, s, args.parse_reports,
+                _section(result, "parse", probes.parse, s, args.parse_reports,
                          args.parse_probes, say)  # fmt: skip
             if "scale" in args.sections:
                 sizes = [int(float(x)) for x in args.scale_sizes.split(",")]

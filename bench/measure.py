@@ -1,168 +1,22 @@
-"""The four measurements: latency, burst, parse and query scale."""
+"""The sections that post runs over the REST API: latency (sequential), burst (concurrent) and
+query scale (main_etl on growing demo data)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
-from bench.stack import PROJECT_DIR, Stack
+from bench.client import TERMINAL, Client, Posted, parse_ts
+from bench.cpu import cpu_delta, cpu_snapshot
+from bench.query import COUNT_PARAMS, count_sql, expected_total, time_query
+from bench.runs import CALLER_POLL_S, aggregate, breakdown, caller_client, run_to_end
+from bench.stack import Stack
 from bench.stats import loadavg, summary
 
-CHAINS = {"pusher": None, "main_etl": "pusher"}
 BURST_POLL_S = 0.5
-# The count query's bound values for the demo conf, in the SQL file's placeholder order.
-COUNT_PARAMS = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
-
-
-def _count_sql() -> str:
-    """main_etl's query text, as rest_trigger_etl.sql_files.load_sql gives it to the driver."""
-    sql = (PROJECT_DIR / "include" / "sql" / "count_user_activity.sql").read_text()
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-
-
-def _expected_total(stack: Stack, conf: dict[str, Any] = CONF) -> int:
-    sql = _count_sql()
-    conn = stack.warehouse()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, (conf["gid"], conf["sid"], conf["date_start"], conf["date_end"]))
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
-
-
-def _category(cmdline: str) -> str:
-    if "postgres" in cmdline:
-        return "postgres (metadata DB and warehouse)"
-    if "LocalExecutor" in cmdline:
-        return "task processes (LocalExecutor workers and the tasks they fork)"
-    if "DagFileProcessor" in cmdline:
-        return "DAG file processor"
-    if "gunicorn" in cmdline or "webserver" in cmdline:
-        return "webserver (REST API)"
-    if "scheduler" in cmdline:
-        return "scheduler loop"
-    if "rest_trigger_local" in cmdline or "stock_stack" in cmdline:
-        return "launcher (and warehouse relay)"
-    return "other"
-
-
-def _postmaster(stack: Stack) -> int | None:
-    """The embedded PostgreSQL's postmaster, found by its port: as root it runs as its own user
-    and may keep its data outside the state folder, so neither the launcher's process tree nor
-    the state folder leads to it."""
-    import psutil
-
-    port = str(stack.pg_port)
-    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
-        cmd = proc.info["cmdline"] or []
-        if proc.info["name"] == "postgres" and port in cmd and "-p" in cmd:
-            return proc.pid
-    return None
-
-
-def cpu_snapshot(stack: Stack) -> dict[int, tuple[str, float]]:
-    """CPU seconds (own + reaped children) of every process of the stack, PostgreSQL's
-    included, by pid."""
-    import psutil
-
-    roots = [stack.process.pid]
-    postmaster = _postmaster(stack)
-    if postmaster is not None:
-        roots.append(postmaster)
-    out: dict[int, tuple[str, float]] = {}
-    for root in roots:
-        try:
-            top = psutil.Process(root)
-            family = [top, *top.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-        for proc in family:
-            try:
-                t = proc.cpu_times()
-                cmd = " ".join(proc.cmdline()) or proc.name()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            total = t.user + t.system + t.children_user + t.children_system
-            out[proc.pid] = (_category(cmd), total)
-    return out
-
-
-def cpu_delta(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict:
-    """CPU seconds used between two snapshots, by kind of process. Processes that started and
-    ended in between count through the parent that reaped them (tasks: their executor worker;
-    PostgreSQL backends: the postmaster)."""
-    spent: dict[str, float] = {}
-    for pid, (category, total) in after.items():
-        spent[category] = spent.get(category, 0.0) + total - before.get(pid, (category, 0.0))[1]
-    return {k: round(v, 1) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
-
-
-def breakdown(posted: Posted, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, float]:
-    """Where one run's time went, in seconds from the POST, from Airflow's own timestamps.
-
-    Per task: sched = from the moment it could run (the run started, or its upstream ended) to
-    queued_when (the scheduler's decision), queue = queued_when to start_date (executor pick-up,
-    task process start-up until the task instance is marked running), run = start_date to
-    end_date (the task itself, with its own start-up, DB writes and the mini scheduler).
-    """
-    run_start = parse_ts(run["start_date"])
-    run_end = parse_ts(run["end_date"])
-    out: dict[str, float] = {
-        "post": posted.seconds,
-        "post_to_running": run_start - posted.sent_at,
-        "post_to_success": run_end - posted.sent_at,
-    }
-    by_id = {ti["task_id"]: ti for ti in tis}
-    last_end = run_start
-    for task_id, upstream in CHAINS.items():
-        ti = by_id.get(task_id)
-        if not ti or not ti["end_date"]:
-            continue
-        ready = parse_ts(by_id[upstream]["end_date"]) if upstream else run_start
-        queued, start, end = (parse_ts(ti[k]) for k in ("queued_when", "start_date", "end_date"))
-        if queued:
-            out[f"{task_id}.sched"] = queued - ready
-            out[f"{task_id}.queue"] = start - queued
-        out[f"{task_id}.run"] = end - start
-        last_end = max(last_end, end)
-    out["last_task_end_to_success"] = run_end - last_end
-    return out
-
-
-def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:
-    keys = sorted({k for row in rows for k in row})
-    return {k: summary([row[k] for row in rows if k in row]) for k in keys}
-
-
-# How often the benchmark's caller polls: one run listing per poll, as an efficient client
-# does (rest_trigger_client's wait_many). A caller sees the end up to this much late.
-CALLER_POLL_S = 0.1
-
-
-def _caller(stack: Stack) -> Any:
-    """The REST client other systems use (rest_trigger_client), with the stack's caller login."""
-    from rest_trigger_client import RestTriggerClient
-
-    return RestTriggerClient(stack.base_url, *stack.auth, connect_retries=6)
-
-
-def _run_to_end(client: Client, caller: Any, run_id: str) -> tuple[Posted, dict[str, Any], float]:
-    """POST one run and wait for it to end as a caller does, polling the REST API; return the
-    POST, the run, and when the caller saw it end (seconds after the POST was sent)."""
-    posted = client.trigger(run_id)
-    if posted.status != 200:
-        raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
-    caller.wait_many([run_id], timeout=600, poll_interval=CALLER_POLL_S)
-    seen = time.time() - posted.sent_at
-    return posted, client.run(run_id), seen
 
 
 def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
@@ -173,8 +27,8 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     every process of the stack (PostgreSQL included) over the measured runs, per run."""
     client = Client(stack.base_url, stack.auth)
     client.wait_healthy_dag()
-    caller = _caller(stack)
-    expected = _expected_total(stack)
+    caller = caller_client(stack)
+    expected = expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
     rows: list[dict[str, float]] = []
     seen_s: list[float] = []
@@ -185,7 +39,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         if i == warmup:
             cpu_before = cpu_snapshot(stack)
         run_id = f"{prefix}-{i}"
-        posted, run, seen = _run_to_end(client, caller, run_id)
+        posted, run, seen = run_to_end(client, caller, run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
             total = client.xcom_total(run_id)
@@ -211,7 +65,7 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         "caller_poll_s": CALLER_POLL_S,
         "cpu_s": cpu,
         "cpu_per_run_s": round(sum(cpu.values()) / max(1, runs), 2),
-        "breakdown_s": _aggregate(rows),
+        "breakdown_s": aggregate(rows),
     }
 
 
@@ -239,7 +93,7 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     say(f"  {len(accepted)}/{runs} POSTs accepted in {time.time() - started:.1f} s; waiting")
     # The caller waits for all its runs with one run listing per poll (rest_trigger_client's
     # wait_many), as an efficient client does; Airflow's own end_dates give the finish times.
-    caller = _caller(stack)
+    caller = caller_client(stack)
     polls = 0
     try:
         waited = caller.wait_many(
@@ -285,75 +139,10 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "caller_polls": polls,
         "cpu_per_run_s": round(sum(cpu.values()) / max(1, succeeded), 2),
         "post_to_success_s": summary(per_run),
-        "profile_sample_s": _aggregate(profile),
+        "profile_sample_s": aggregate(profile),
         "cpu_s": cpu,
         "cpu_window_s": round(cpu_wall, 1),
     }
-
-
-def parse(stack: Stack, reports: int, probes: int, say: Any) -> dict[str, Any]:
-    """The DAG file's parse time as Airflow reports it, and its cost in a fresh process."""
-    env = stack.airflow_env()
-    durations: list[float] = []
-    for _ in range(reports):
-        result = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "report", "-o", "json"],
-            env=env, capture_output=True, text=True, timeout=300, check=True,
-        )  # fmt: skip
-        # Log lines can come first on stdout; the report is the last line that is a JSON list.
-        line = [x for x in result.stdout.splitlines() if x.startswith("[{")][-1]
-        rows = json.loads(line)
-        row = next(r for r in rows if r["file"].endswith("rest_trigger.py"))
-        durations.append(_duration(row["duration"]))
-    say(f"  airflow dags report: {durations}")
-    probe_rows = []
-    for _ in range(probes):
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.parse_probe"],
-            env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=True,
-        )  # fmt: skip
-        probe_rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
-    return {
-        "dags_report_s": summary(durations, 4),
-        "import_airflow_s": summary([p["import_airflow_s"] for p in probe_rows], 4),
-        "first_parse_s": summary([p["first_parse_s"] for p in probe_rows], 4),
-        "reparse_s": summary([p["reparse_s"] for p in probe_rows], 4),
-        "db_queries": max(p["db_queries"] for p in probe_rows),
-        "new_modules": probe_rows[0]["new_modules"],
-        "dags": probe_rows[0]["dags"],
-        "import_errors": probe_rows[0]["import_errors"],
-    }
-
-
-def floor(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
-    """The useful work of a run without Airflow's machinery: dag.test() in one process
-    (bench/floor_probe.py) against this stack's warehouse, and the count query alone."""
-    env = stack.airflow_env()
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.floor_probe", str(runs)],
-        env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"floor probe failed: {result.stderr.strip()[-800:]}")
-    rows = json.loads(result.stdout.strip().splitlines()[-1])
-    query_s, _ = _time_query(stack, _count_sql(), COUNT_PARAMS, 20)
-    out = {
-        "runs": len(rows),
-        "dag_test_s": summary([r["dag_test_s"] for r in rows]),
-        "dag_test_cpu_s": summary([r["dag_test_cpu_s"] for r in rows]),
-        "pusher_s": summary([r["pusher"] for r in rows]),
-        "main_etl_s": summary([r["main_etl"] for r in rows]),
-        "query_s": summary(query_s, 4),
-    }
-    medians = {k: out[k]["median"] for k in ("dag_test_s", "pusher_s", "main_etl_s")}
-    say(f"  floor, medians: {medians}")
-    return out
-
-
-def _duration(text: str) -> float:
-    """'0:00:00.051234' -> 0.051234"""
-    hours, minutes, seconds = text.split(":")
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def scale(
@@ -363,8 +152,8 @@ def scale(
     from rest_trigger_local import warehouse
 
     client = Client(stack.base_url, stack.auth)
-    caller = _caller(stack)
-    sql = _count_sql()
+    caller = caller_client(stack)
+    sql = count_sql()
     params = COUNT_PARAMS
     out = []
     for rows in sizes:
@@ -374,13 +163,13 @@ def scale(
         seeded = time.monotonic() - started
         conn.close()
         say(f"  seeded {rows} rows in {seeded:.1f} s")
-        query_s, plan = _time_query(stack, sql, params, queries)
+        query_s, plan = time_query(stack, sql, params, queries)
         etl_s = []
         totals = set()
         prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
         for i in range(runs):
             run_id = f"{prefix}-{i}"
-            _, run, _ = _run_to_end(client, caller, run_id)
+            _, run, _ = run_to_end(client, caller, run_id)
             tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
             etl = tis["main_etl"]
             if run["state"] == "success":
@@ -400,57 +189,3 @@ def scale(
             f"main_etl median {out[-1]['main_etl_s']['median']} s")  # fmt: skip
     caller.close()
     return out
-
-
-def _time_query(stack: Stack, sql: str, params: tuple[Any, ...], n: int) -> tuple[list[float], Any]:
-    """The count query through redshift_connector and the relay, as main_etl sends it; and the
-    plan PostgreSQL chose (EXPLAIN ANALYZE via psycopg2)."""
-    import redshift_connector
-
-    conn = redshift_connector.connect(
-        host="127.0.0.1", port=stack.warehouse_port, database="dev",
-        user="warehouse", password="warehouse", ssl=False,
-    )  # fmt: skip
-    times = []
-    try:
-        cursor = conn.cursor()
-        for _ in range(n):
-            started = time.perf_counter()
-            cursor.execute(sql, params)
-            cursor.fetch_dataframe()
-            times.append(time.perf_counter() - started)
-        conn.rollback()
-    finally:
-        conn.close()
-    pg = stack.warehouse()
-    try:
-        with pg.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
-            plan = cur.fetchone()[0][0]
-    finally:
-        pg.close()
-    return times, _plan_summary(plan)
-
-
-def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
-    nodes: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        label = node["Node Type"]
-        if "Index Name" in node:
-            label += f" on {node['Index Name']}"
-        elif "Relation Name" in node:
-            label += f" on {node['Relation Name']}"
-        label += f" (rows={node.get('Actual Rows')}, loops={node.get('Actual Loops')})"
-        nodes.append(label)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan["Plan"])
-    top = plan["Plan"]
-    return {
-        "execution_ms": plan.get("Execution Time"),
-        "shared_hit_blocks": top.get("Shared Hit Blocks"),
-        "shared_read_blocks": top.get("Shared Read Blocks"),
-        "nodes": nodes,
-    }

@@ -20,8 +20,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import measure, stack
+from bench import runs, stack
 from bench.client import Client
+from rest_trigger_local.settings import PROJECT_DIR
 
 KINDS = (
     ("task supervisor", "task supervisor (airflow tasks run --local)"),
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=20, help="sequential runs while sampling")
     p.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
     p.add_argument("--demo-rows", type=int, default=100_000)
-    p.add_argument("--out", type=Path, default=measure.PROJECT_DIR / "bench/results/profile.txt")
+    p.add_argument("--out", type=Path, default=PROJECT_DIR / "bench/results/profile.txt")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
@@ -87,11 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
         launcher = psutil.Process(s.process.pid)
         scheduler = next(c for c in launcher.children() if "scheduler" in " ".join(c.cmdline()))
-        client, caller = Client(s.base_url, s.auth), measure._caller(s)
+        client, caller = Client(s.base_url, s.auth), runs.caller_client(s)
         client.wait_healthy_dag()
         prefix = f"profile-{uuid.uuid4().hex[:6]}"
         for i in range(2):  # warm-up: first runs pay one-time costs
-            measure._run_to_end(client, caller, f"{prefix}-warm-{i}")
+            runs.run_to_end(client, caller, f"{prefix}-warm-{i}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
             raw_path = Path(folder) / "raw.txt"
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             for i in range(args.runs):
-                measure._run_to_end(client, caller, f"{prefix}-{i}")
+                runs.run_to_end(client, caller, f"{prefix}-{i}")
             recorder.send_signal(signal.SIGINT)
             recorder.wait(timeout=120)
             raw = raw_path.read_text()

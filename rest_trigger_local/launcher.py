@@ -6,6 +6,10 @@ the admin and caller accounts (accounts.py), then runs the webserver and the sch
 Ctrl-C or SIGTERM, when it stops every process it started (supervision.py: any number of
 signals; PostgreSQL always last). A scheduler or webserver that exits meanwhile is restarted,
 with backoff, up to a cap.
+
+Over 250 lines because start-up, supervision and stop are one object's life and share its state
+(the children, the processes each started, PostgreSQL); what stands alone already lives
+elsewhere (settings, supervision, process_records, postgres, relay, warehouse, accounts).
 """
 
 from __future__ import annotations
@@ -118,7 +122,15 @@ class Launcher:
                 _say(f"seeded the warehouse with {s.demo_rows} demo activity rows")
         finally:
             conn.close()
-        self.env = airflow_env(s, secrets)
+        self.env = self.airflow_environment(secrets)
+
+    def airflow_environment(self, secret_values: dict[str, str]) -> dict[str, str]:
+        """The environment of every Airflow process this launcher runs: the project's
+        configuration (settings.airflow_env). The extension point for another one: a subclass
+        returns its own and is started with ``run(TheSubclass)`` (bench/stock_stack.py runs
+        stock Airflow's settings that way). Called once PostgreSQL is up and the state folder
+        exists."""
+        return airflow_env(self.settings, secret_values)
 
     def _airflow(self, *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -362,7 +374,9 @@ class Launcher:
         )
 
 
-def run() -> int:
+def run(launcher_class: type[Launcher] = Launcher) -> int:
+    """``make run``: start everything, supervise it until a stop signal, stop everything.
+    ``launcher_class`` is the Launcher (sub)class to run (bench/stock_stack.py passes its own)."""
     warnings.filterwarnings("ignore", module="platformdirs")
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())  # pgserver's platformdirs
     signals = StopSignals()
@@ -372,7 +386,7 @@ def run() -> int:
     except ValueError as exc:
         _say(f"error: {exc}")
         return 2
-    launcher = Launcher(settings)
+    launcher = launcher_class(settings)
     started = time.monotonic()
     try:
         launcher.start()

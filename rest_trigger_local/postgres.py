@@ -6,6 +6,9 @@ refuses to run as root, so as root the server runs as an unprivileged user
 (``REST_TRIGGER_PG_USER``, default ``pgserver``), created before anything runs as it; where that
 user cannot reach the data folder asked for, the data lives in a folder it can reach
 (``pg_root``), and ``notes`` says where.
+
+A little over 250 lines: one server's life (init, relocate, start, stop, roles), one class;
+what running as root needs apart from that is in pg_root.py already.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ its startup within STARTUP_TIMEOUT is dropped, and past MAX_CONNECTIONS new clie
 
 Run standalone (as the compose file does): ``python -m rest_trigger_local.relay --listen
 0.0.0.0:5439 --upstream warehouse-db:5432``.
+
+Over 250 lines because the startup phase's parsing, rewriting and refusals and the copying
+after it are one connection's life; its two halves would only import each other.
 """
 
 from __future__ import annotations

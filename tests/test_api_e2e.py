@@ -79,7 +79,7 @@ def test_dag_is_listed_and_not_paused(airflow_stack) -> None:
 def test_banner_shows_the_local_defaults_and_a_caller_curl(airflow_stack) -> None:
     """With the documented local-only defaults, the banner shows them; the curl it offers is
     the caller's (test_security_e2e.py checks that other passwords are never shown)."""
-    banner = airflow_stack.output.read_text()
+    banner = airflow_stack.wait_for_output("Ctrl-C stops everything.")
     assert "UI login (people): admin / admin" in banner
     assert "API login (other systems): caller / caller" in banner
     assert f"curl -s -u caller:caller -X POST {airflow_stack.api}{RUNS}" in banner

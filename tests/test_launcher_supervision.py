@@ -22,8 +22,9 @@ import psutil
 import pytest
 import requests
 
+from rest_trigger_local.harness import alive, pg_data_dir
 from rest_trigger_local.ports import port_is_free
-from tests.fixtures.airflow_stack import _alive, pg_data_dir, start_stack, stop_stack
+from tests.fixtures.airflow_stack import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +124,7 @@ def test_killed_processes_are_restarted_until_the_cap() -> None:
         assert "after 1 restart(s) within 600 s: giving up" in log
         assert "[make run] stopped" in log
         time.sleep(0.5)
-        assert [p.pid for p in family if _alive(p)] == []
+        assert [p.pid for p in family if alive(p)] == []
         assert not (pg_data_dir(stack.state_dir) / "postmaster.pid").exists()
         for port in (stack.pg_port, stack.warehouse_port, int(stack.base_url.rsplit(":", 1)[1])):
             assert port_is_free("127.0.0.1", port)

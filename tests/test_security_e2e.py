@@ -5,6 +5,9 @@ the credential cache on and off.
 Two stacks of their own, started the way `make run` starts (the launcher, on free ports), each
 with one webserver worker: the cache and the throttle are per worker process, and one worker
 makes their counts exact instead of split over two.
+
+Over 250 lines because both stacks are module-scoped (each takes minutes to start): the tests
+that share one stay in one module.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import psutil
 import pytest
 import requests
 
-from tests.fixtures.airflow_stack import PROJECT_DIR, AirflowStack, start_stack, stop_stack
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.fixtures.airflow_stack import AirflowStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -348,7 +352,7 @@ def test_no_password_on_a_command_line_or_in_a_log(secure_stack) -> None:
         for path in logs:
             assert value not in path.read_text(errors="replace"), f"{name} in {path}"
     # The banner names the variables instead of showing passwords that are not defaults.
-    banner = stack.output.read_text()
+    banner = stack.wait_for_output("Ctrl-C stops everything.")
     assert "$AIRFLOW_ADMIN_PASSWORD" in banner
     assert f"-u other-system:$AIRFLOW_CALLER_PASSWORD -X POST {stack.api}" in banner
 

@@ -4,7 +4,6 @@ arguments exit 2, and an Airflow that does not answer exits 8 after retrying."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,15 @@ from pathlib import Path
 from rest_trigger_client.errors import ExitCode
 from rest_trigger_client.results import RunConf
 from rest_trigger_client.run_id import RUN_ID_PATTERN, default_run_id
+from rest_trigger_local.harness import env_without_airflow
 from tests.fixtures.databases import free_port
 
 CLI = Path(sys.executable).with_name("rest-trigger")
 ARGS = ["--gid", "42", "--sid", "7", "--start", "2024-01-01", "--end", "2024-03-31"]
 
 
-def client_env(**overrides: str) -> dict[str, str]:
-    """The caller's environment without any Airflow settings (the tests' own included)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(overrides)
-    return env
+# The caller's environment without any Airflow settings (the tests' own included).
+client_env = env_without_airflow
 
 
 def rest_trigger(*args: str, env: dict[str, str] | None = None, timeout: float = 300):

@@ -1,5 +1,11 @@
-"""Run in a fresh process: what parsing dags/rest_trigger.py costs, and whether it touches the
-metadata database. Prints one JSON line."""
+"""The DAG-parse probe: what parsing dags/rest_trigger.py costs, whether it touches the metadata
+database, and which modules it imports. The tests (tests/test_dag_integrity.py) and the
+benchmark's parse section both run it.
+
+Run it in a fresh process, so that nothing is imported yet: ``python -m
+rest_trigger_local.parse_probe [DAG_FILE]`` (the DAG file in Airflow's dags_folder by default,
+with the Airflow configuration of the environment). Prints one JSON line.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as empty:
         DagBag(dag_folder=empty, include_examples=False, read_dags_from_db=False)
     before = set(sys.modules)
-    path = f"{settings.DAGS_FOLDER}/rest_trigger.py"
+    path = sys.argv[1] if len(sys.argv) > 1 else f"{settings.DAGS_FOLDER}/rest_trigger.py"
     t0 = time.perf_counter()
     bag = DagBag(dag_folder=path, include_examples=False, read_dags_from_db=False)
     first = time.perf_counter() - t0
