@@ -343,7 +343,7 @@ class Sent:
 def record_requests(client: RestTriggerClient, monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
     """Every HTTP request the client sends from now on, with its answer's status: urllib3's pool
     manager under the generated client, wrapped (each retry and each page is a request)."""
-    manager = client._api.rest_client.pool_manager
+    manager = client.transport.api.rest_client.pool_manager
     send = manager.request
     sent: list[Sent] = []
 

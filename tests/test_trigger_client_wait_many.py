@@ -251,7 +251,7 @@ def fake() -> FakeAirflow:
 
 def client_for(fake: FakeAirflow) -> RestTriggerClient:
     client = RestTriggerClient("http://airflow.test", "caller", "caller", connect_retries=0)
-    client._api.rest_client.pool_manager = fake  # every request of the generated client
+    client.transport.api.rest_client.pool_manager = fake  # every request of the generated client
     return client
 
 
