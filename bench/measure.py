@@ -11,11 +11,24 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.client import CONF, TERMINAL, Client, Posted, parse_ts
+from bench.runs import (
+    Posted,
+    parse_ts,
+    post_run,
+    run_json,
+    runs_with_prefix,
+    task_instances,
+    wait_dag_served,
+)
 from bench.stack import PROJECT_DIR, Stack
 from bench.stats import loadavg, summary
+from rest_trigger_client import RestTriggerClient
+from rest_trigger_client.results import TERMINAL_STATES
+from rest_trigger_client.transport import Transport
+from rest_trigger_etl.names import DEMO_CONF as CONF
+from rest_trigger_etl.names import MAIN_ETL, PUSHER
 
-CHAINS = {"pusher": None, "main_etl": "pusher"}
+CHAINS = {PUSHER: None, MAIN_ETL: PUSHER}
 BURST_POLL_S = 0.5
 # The count query's bound values for the demo conf, in the SQL file's placeholder order.
 COUNT_PARAMS = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
@@ -147,22 +160,31 @@ def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:
 CALLER_POLL_S = 0.1
 
 
-def _caller(stack: Stack) -> Any:
-    """The REST client other systems use (rest_trigger_client), with the stack's caller login."""
-    from rest_trigger_client import RestTriggerClient
-
+def _caller(stack: Stack) -> RestTriggerClient:
+    """The REST client other systems use (rest_trigger_client), with the stack's caller login;
+    its transport also sends the benchmark's own requests. A gunicorn worker that is still
+    booting (or being recycled) resets the connection: 6 retries, with backoff."""
     return RestTriggerClient(stack.base_url, *stack.auth, connect_retries=6)
 
 
-def _run_to_end(client: Client, caller: Any, run_id: str) -> tuple[Posted, dict[str, Any], float]:
+def _run_to_end(caller: RestTriggerClient, run_id: str) -> tuple[Posted, dict[str, Any], float]:
     """POST one run and wait for it to end as a caller does, polling the REST API; return the
     POST, the run, and when the caller saw it end (seconds after the POST was sent)."""
-    posted = client.trigger(run_id)
+    posted = post_run(caller.transport, run_id)
     if posted.status != 200:
         raise RuntimeError(f"POST {run_id}: {posted.status} {posted.body}")
     caller.wait_many([run_id], timeout=600, poll_interval=CALLER_POLL_S)
     seen = time.time() - posted.sent_at
-    return posted, client.run(run_id), seen
+    return posted, run_json(caller.transport, run_id), seen
+
+
+def _total(caller: RestTriggerClient, run_id: str) -> int:
+    """main_etl's total, from its summary XCom (read deserialized, or from its text form where
+    Airflow does not deserialize: the stock settings)."""
+    summary = caller.summary(run_id)
+    if summary is None:
+        raise RuntimeError(f"run {run_id} has no summary XCom")
+    return int(summary["total"])
 
 
 def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
@@ -171,9 +193,8 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     (the run's end_date, set when the scheduler marks it a success, minus the moment the POST
     was sent) and as the caller saw it (when its poll first answered success). CPU-seconds of
     every process of the stack (PostgreSQL included) over the measured runs, per run."""
-    client = Client(stack.base_url, stack.auth)
-    client.wait_healthy_dag()
     caller = _caller(stack)
+    wait_dag_served(caller.transport)
     expected = _expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
     rows: list[dict[str, float]] = []
@@ -185,15 +206,15 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         if i == warmup:
             cpu_before = cpu_snapshot(stack)
         run_id = f"{prefix}-{i}"
-        posted, run, seen = _run_to_end(client, caller, run_id)
+        posted, run, seen = _run_to_end(caller, run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
-            total = client.xcom_total(run_id)
+            total = _total(caller, run_id)
             if total != expected:
                 raise RuntimeError(f"main_etl returned {total}, the warehouse says {expected}")
         if i < warmup:
             continue
-        row = breakdown(posted, run, client.task_instances(run_id))
+        row = breakdown(posted, run, task_instances(caller.transport, run_id))
         rows.append(row)
         seen_s.append(seen)
         say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s "
@@ -222,12 +243,12 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     local = threading.local()
 
     def post(run_id: str) -> Posted:
-        if not hasattr(local, "client"):
-            local.client = Client(stack.base_url, stack.auth)
-        return local.client.trigger(run_id)
+        if not hasattr(local, "transport"):  # one caller per thread
+            local.transport = Transport(stack.base_url, *stack.auth, connect_retries=6)
+        return post_run(local.transport, run_id)
 
-    client = Client(stack.base_url, stack.auth)
-    client.wait_healthy_dag()
+    transport = Transport(stack.base_url, *stack.auth, connect_retries=6)
+    wait_dag_served(transport)
     load = loadavg()
     cpu_before = cpu_snapshot(stack)
     cpu_started = time.monotonic()
@@ -252,8 +273,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     caller.close()
     cpu = cpu_delta(cpu_before, cpu_snapshot(stack))
     cpu_wall = time.monotonic() - cpu_started
-    found = client.runs(prefix)
-    ended = [r for r in found.values() if r["state"] in TERMINAL]
+    found = runs_with_prefix(transport, prefix)
+    ended = [r for r in found.values() if r["state"] in TERMINAL_STATES]
     ends = [parse_ts(r["end_date"]) for r in ended if r["end_date"]]
     all_done = max(ends) - started if ends else None
     succeeded = sum(1 for r in ended if r["state"] == "success")
@@ -264,10 +285,11 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     ]
     sample = [r["dag_run_id"] for r in ended[:: max(1, len(ended) // 20)]]
     profile = [
-        breakdown(posted_by_id[i], found[i], client.task_instances(i))
+        breakdown(posted_by_id[i], found[i], task_instances(transport, i))
         for i in sample
         if found[i]["state"] == "success"
     ]
+    transport.close()
     return {
         "runs": runs,
         "callers": callers,
@@ -341,8 +363,8 @@ def floor(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
         "runs": len(rows),
         "dag_test_s": summary([r["dag_test_s"] for r in rows]),
         "dag_test_cpu_s": summary([r["dag_test_cpu_s"] for r in rows]),
-        "pusher_s": summary([r["pusher"] for r in rows]),
-        "main_etl_s": summary([r["main_etl"] for r in rows]),
+        "pusher_s": summary([r[PUSHER] for r in rows]),
+        "main_etl_s": summary([r[MAIN_ETL] for r in rows]),
         "query_s": summary(query_s, 4),
     }
     medians = {k: out[k]["median"] for k in ("dag_test_s", "pusher_s", "main_etl_s")}
@@ -362,7 +384,6 @@ def scale(
     """main_etl and its query on demo data of each size (the stack's warehouse is re-seeded)."""
     from rest_trigger_local import warehouse
 
-    client = Client(stack.base_url, stack.auth)
     caller = _caller(stack)
     sql = _count_sql()
     params = COUNT_PARAMS
@@ -380,12 +401,12 @@ def scale(
         prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
         for i in range(runs):
             run_id = f"{prefix}-{i}"
-            _, run, _ = _run_to_end(client, caller, run_id)
-            tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
-            etl = tis["main_etl"]
+            _, run, _ = _run_to_end(caller, run_id)
+            tis = {ti["task_id"]: ti for ti in task_instances(caller.transport, run_id)}
+            etl = tis[MAIN_ETL]
             if run["state"] == "success":
                 etl_s.append(parse_ts(etl["end_date"]) - parse_ts(etl["start_date"]))
-                totals.add(client.xcom_total(run_id))
+                totals.add(_total(caller, run_id))
         out.append(
             {
                 "rows": rows,
