@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-import requests
 
+from rest_trigger_client.errors import Unreachable
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from rest_trigger_local.ports import port_is_free
 from tests.fixtures.airflow_stack import _alive, pg_data_dir, start_stack, stop_stack
@@ -48,7 +48,7 @@ def wait_until(condition, timeout: float, what: str) -> None:
 def api_answers(stack) -> bool:
     try:
         return stack.get(f"/dags/{DAG_ID}").status_code == 200
-    except requests.ConnectionError:
+    except Unreachable:
         return False
 
 
