@@ -31,10 +31,10 @@ from typing import Any, Self
 
 import psutil
 
+from rest_trigger_etl.names import DAG_ID
 from rest_trigger_local.ports import free_port
 from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env
 
-DAG_ID = "rest-trigger"
 # Every port the launcher binds: a free one each, unless the caller names one.
 PORTS = ("AIRFLOW_PORT", "LOCAL_PG_PORT", "WAREHOUSE_PORT", "AIRFLOW_LOG_SERVER_PORT")
 STARTUP_TIMEOUT = 300.0
