@@ -11,6 +11,9 @@ Images: the official ones where a registry answers; else the local stand-ins of 
 stack: no .env (secrets generated into a volume, 0600, never on a command line), the hardening
 (no-new-privileges, no capability, non-root), the caller account's least privilege, Redis's
 password, Flower's basic auth, the log server unpublished.
+
+Over 250 lines because every test shares that one module-scoped stack (building the images and
+starting it takes minutes) and they run in file order against it: they stay in one module.
 """
 
 from __future__ import annotations

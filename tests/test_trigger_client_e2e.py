@@ -1,6 +1,11 @@
 """The trigger client against the real Airflow of the end-to-end suite: the `rest-trigger`
 command as a subprocess (exit codes and output) and the Python API, for success and for each
-error a caller can act on."""
+error a caller can act on.
+
+Over 250 lines because it is the client's whole contract against one real Airflow: one test per
+exit code and error the command and the API promise (docs/client.md), the two side by side, with
+the helpers both use (paused_dag, the caller's client).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """``RestTriggerClient.wait_many`` without a server: the paging, the client-side filter, the
 progress counts and the listing window (pure functions), then the client itself against a fake
-Airflow at the urllib3 level, so the requests checked are the ones the generated client sends."""
+Airflow at the urllib3 level, so the requests checked are the ones the generated client sends.
+
+Over 250 lines because both halves test the one method and build their runs with the same
+helper (run_json): split, the second module would import it from the first.
+"""
 
 from __future__ import annotations
 
