@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
+
 
 def _task_seconds(run_id: str, started: dt.datetime) -> dict[str, float]:
     """Each task's time, from the task instances' end dates read back from the metadata database
@@ -27,8 +29,8 @@ def _task_seconds(run_id: str, started: dt.datetime) -> dict[str, float]:
         tis = session.query(TaskInstance).filter(TaskInstance.run_id == run_id).all()
         ends = {ti.task_id: ti.end_date for ti in tis}
     return {
-        "pusher": (ends["pusher"] - started).total_seconds(),
-        "main_etl": (ends["main_etl"] - ends["pusher"]).total_seconds(),
+        PUSHER: (ends[PUSHER] - started).total_seconds(),
+        MAIN_ETL: (ends[MAIN_ETL] - ends[PUSHER]).total_seconds(),
     }
 
 
@@ -40,16 +42,14 @@ def main() -> None:
     from airflow.models import DagBag
     from airflow.utils import db
 
-    from bench.client import CONF
-
     db.initdb()
     dags_folder = os.path.join(os.environ["REST_TRIGGER_HOME"], "dags")
-    dag = DagBag(dag_folder=dags_folder, include_examples=False).dags["rest-trigger"]
+    dag = DagBag(dag_folder=dags_folder, include_examples=False).dags[DAG_ID]
     rows = []
     for i in range(runs + 1):  # the first one pays the imports: left out
         started = dt.datetime.now(dt.UTC)
         wall, cpu = time.perf_counter(), time.process_time()
-        run = dag.test(run_conf=CONF)
+        run = dag.test(run_conf=DEMO_CONF)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if run.state != "success":
             raise SystemExit(f"dag.test() ended {run.state}")

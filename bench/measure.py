@@ -9,12 +9,27 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.client import TERMINAL, Client, Posted, parse_ts
 from bench.cpu import cpu_delta, cpu_snapshot
 from bench.query import COUNT_PARAMS, count_sql, expected_total, time_query
-from bench.runs import CALLER_POLL_S, aggregate, breakdown, caller_client, run_to_end
+from bench.runs import (
+    CALLER_POLL_S,
+    Posted,
+    aggregate,
+    breakdown,
+    caller_client,
+    caller_transport,
+    main_etl_total,
+    parse_ts,
+    post_run,
+    run_to_end,
+    runs_with_prefix,
+    task_instances,
+    wait_dag_served,
+)
 from bench.stack import Stack
 from bench.stats import loadavg, summary
+from rest_trigger_client.results import TERMINAL_STATES
+from rest_trigger_etl.names import MAIN_ETL
 
 BURST_POLL_S = 0.5
 
@@ -25,9 +40,8 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
     (the run's end_date, set when the scheduler marks it a success, minus the moment the POST
     was sent) and as the caller saw it (when its poll first answered success). CPU-seconds of
     every process of the stack (PostgreSQL included) over the measured runs, per run."""
-    client = Client(stack.base_url, stack.auth)
-    client.wait_healthy_dag()
     caller = caller_client(stack)
+    wait_dag_served(caller.transport)
     expected = expected_total(stack)
     prefix = f"lat-{stack.variant}-{uuid.uuid4().hex[:6]}"
     rows: list[dict[str, float]] = []
@@ -39,15 +53,15 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
         if i == warmup:
             cpu_before = cpu_snapshot(stack)
         run_id = f"{prefix}-{i}"
-        posted, run, seen = run_to_end(client, caller, run_id)
+        posted, run, seen = run_to_end(caller, run_id)
         states[run["state"]] = states.get(run["state"], 0) + 1
         if i == warmup:  # check the result once: real SQL on the demo data
-            total = client.xcom_total(run_id)
+            total = main_etl_total(caller, run_id)
             if total != expected:
                 raise RuntimeError(f"main_etl returned {total}, the warehouse says {expected}")
         if i < warmup:
             continue
-        row = breakdown(posted, run, client.task_instances(run_id))
+        row = breakdown(posted, run, task_instances(caller.transport, run_id))
         rows.append(row)
         seen_s.append(seen)
         say(f"  {stack.variant} run {i - warmup + 1}/{runs}: {row['post_to_success']:.2f} s "
@@ -76,12 +90,12 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     local = threading.local()
 
     def post(run_id: str) -> Posted:
-        if not hasattr(local, "client"):
-            local.client = Client(stack.base_url, stack.auth)
-        return local.client.trigger(run_id)
+        if not hasattr(local, "transport"):  # one caller per thread
+            local.transport = caller_transport(stack)
+        return post_run(local.transport, run_id)
 
-    client = Client(stack.base_url, stack.auth)
-    client.wait_healthy_dag()
+    transport = caller_transport(stack)
+    wait_dag_served(transport)
     load = loadavg()
     cpu_before = cpu_snapshot(stack)
     cpu_started = time.monotonic()
@@ -106,8 +120,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     caller.close()
     cpu = cpu_delta(cpu_before, cpu_snapshot(stack))
     cpu_wall = time.monotonic() - cpu_started
-    found = client.runs(prefix)
-    ended = [r for r in found.values() if r["state"] in TERMINAL]
+    found = runs_with_prefix(transport, prefix)
+    ended = [r for r in found.values() if r["state"] in TERMINAL_STATES]
     ends = [parse_ts(r["end_date"]) for r in ended if r["end_date"]]
     all_done = max(ends) - started if ends else None
     succeeded = sum(1 for r in ended if r["state"] == "success")
@@ -118,10 +132,11 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     ]
     sample = [r["dag_run_id"] for r in ended[:: max(1, len(ended) // 20)]]
     profile = [
-        breakdown(posted_by_id[i], found[i], client.task_instances(i))
+        breakdown(posted_by_id[i], found[i], task_instances(transport, i))
         for i in sample
         if found[i]["state"] == "success"
     ]
+    transport.close()
     return {
         "runs": runs,
         "callers": callers,
@@ -151,7 +166,6 @@ def scale(
     """main_etl and its query on demo data of each size (the stack's warehouse is re-seeded)."""
     from rest_trigger_local import warehouse
 
-    client = Client(stack.base_url, stack.auth)
     caller = caller_client(stack)
     sql = count_sql()
     params = COUNT_PARAMS
@@ -169,12 +183,12 @@ def scale(
         prefix = f"scale-{rows}-{uuid.uuid4().hex[:6]}"
         for i in range(runs):
             run_id = f"{prefix}-{i}"
-            _, run, _ = run_to_end(client, caller, run_id)
-            tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
-            etl = tis["main_etl"]
+            _, run, _ = run_to_end(caller, run_id)
+            tis = {ti["task_id"]: ti for ti in task_instances(caller.transport, run_id)}
+            etl = tis[MAIN_ETL]
             if run["state"] == "success":
                 etl_s.append(parse_ts(etl["end_date"]) - parse_ts(etl["start_date"]))
-                totals.add(client.xcom_total(run_id))
+                totals.add(main_etl_total(caller, run_id))
         out.append(
             {
                 "rows": rows,

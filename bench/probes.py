@@ -12,6 +12,7 @@ from typing import Any
 from bench.query import COUNT_PARAMS, count_sql, time_query
 from bench.stack import Stack
 from bench.stats import summary
+from rest_trigger_etl.names import MAIN_ETL, PUSHER
 from rest_trigger_local.settings import PROJECT_DIR
 
 
@@ -65,8 +66,8 @@ def floor(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
         "runs": len(rows),
         "dag_test_s": summary([r["dag_test_s"] for r in rows]),
         "dag_test_cpu_s": summary([r["dag_test_cpu_s"] for r in rows]),
-        "pusher_s": summary([r["pusher"] for r in rows]),
-        "main_etl_s": summary([r["main_etl"] for r in rows]),
+        "pusher_s": summary([r[PUSHER] for r in rows]),
+        "main_etl_s": summary([r[MAIN_ETL] for r in rows]),
         "query_s": summary(query_s, 4),
     }
     medians = {k: out[k]["median"] for k in ("dag_test_s", "pusher_s", "main_etl_s")}

@@ -21,7 +21,6 @@ import uuid
 from pathlib import Path
 
 from bench import runs, stack
-from bench.client import Client
 from rest_trigger_local.settings import PROJECT_DIR
 
 KINDS = (
@@ -88,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
         launcher = psutil.Process(s.process.pid)
         scheduler = next(c for c in launcher.children() if "scheduler" in " ".join(c.cmdline()))
-        client, caller = Client(s.base_url, s.auth), runs.caller_client(s)
-        client.wait_healthy_dag()
+        caller = runs.caller_client(s)
+        runs.wait_dag_served(caller.transport)
         prefix = f"profile-{uuid.uuid4().hex[:6]}"
         for i in range(2):  # warm-up: first runs pay one-time costs
-            runs.run_to_end(client, caller, f"{prefix}-warm-{i}")
+            runs.run_to_end(caller, f"{prefix}-warm-{i}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
             raw_path = Path(folder) / "raw.txt"
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             for i in range(args.runs):
-                runs.run_to_end(client, caller, f"{prefix}-{i}")
+                runs.run_to_end(caller, f"{prefix}-{i}")
             recorder.send_signal(signal.SIGINT)
             recorder.wait(timeout=120)
             raw = raw_path.read_text()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.client import CONF
 from bench.stack import Stack
+from rest_trigger_etl.names import DEMO_CONF as CONF
 from rest_trigger_etl.sql_files import load_sql
 
 # The count query's bound values for the demo conf, in the SQL file's placeholder order.

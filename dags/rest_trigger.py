@@ -46,14 +46,14 @@ except ImportError:
     from airflow.decorators import dag, task
     from airflow.models.param import Param
 
+from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from rest_trigger_etl.run_conf import PARAM_SPECS
 
 WAREHOUSE_CONN_ID = "redshift_default"
-GLOBAL_ID_KEY = "global_id"  # the article's XCom key
 
 
 @dag(
-    dag_id="rest-trigger",
+    dag_id=DAG_ID,
     doc_md=__doc__,
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -68,7 +68,7 @@ GLOBAL_ID_KEY = "global_id"  # the article's XCom key
     },
 )
 def rest_trigger() -> None:
-    @task
+    @task(task_id=PUSHER)
     def pusher(**context: Any) -> None:
         from airflow.exceptions import AirflowFailException
 
@@ -83,7 +83,7 @@ def rest_trigger() -> None:
 
     # One XCom, return_value: without multiple_outputs=False, the dict return type would make
     # Airflow also push each key of the summary as an XCom of its own (six more rows a run).
-    @task(multiple_outputs=False)
+    @task(task_id=MAIN_ETL, multiple_outputs=False)
     def main_etl(**context: Any) -> dict[str, Any]:
         from airflow.exceptions import AirflowFailException
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
@@ -91,7 +91,7 @@ def rest_trigger() -> None:
         from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
         from rest_trigger_etl.run_conf import InvalidRunConf, request_from
 
-        gid = context["ti"].xcom_pull(key=GLOBAL_ID_KEY, task_ids="pusher")
+        gid = context["ti"].xcom_pull(key=GLOBAL_ID_KEY, task_ids=PUSHER)
         try:
             request = request_from(gid, context["params"])
         except InvalidRunConf as exc:

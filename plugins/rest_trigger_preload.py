@@ -46,6 +46,7 @@ TASK_RUNTIME_MODULES = (
     "airflow.providers.common.sql.hooks.sql",
     "airflow.providers.amazon.aws.hooks.redshift_sql",
     "rest_trigger_etl.etl",
+    "rest_trigger_etl.names",
     "rest_trigger_etl.run_conf",
     # Airflow's task runtime that the scheduler itself never imports: the `airflow tasks run`
     # command (loaded lazily by the CLI in each task process), the LocalTaskJob and the task

@@ -12,7 +12,8 @@ from rest_trigger_client.errors import EXIT_CODE_HELP, ExitCode, RestTriggerErro
 from rest_trigger_client.progress import Progress
 from rest_trigger_client.report import format_result
 from rest_trigger_client.results import RunConf
-from rest_trigger_client.settings import DAG_ID, DEFAULT_URL
+from rest_trigger_client.settings import DEFAULT_URL
+from rest_trigger_etl.names import DAG_ID
 
 PROG = "rest-trigger"
 

@@ -1,11 +1,15 @@
-"""What can go wrong for a caller, each with its own exit code and a one-line message."""
+"""What can go wrong for a caller, each with its own exit code and a one-line message, and which
+of them an HTTP error answer from Airflow means."""
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from airflow_client.client.exceptions import ApiException
+
     from rest_trigger_client.results import RunResult
 
 
@@ -94,3 +98,42 @@ class ApiError(RestTriggerError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+def http_error(exc: ApiException, subject: str, username: str) -> RestTriggerError:
+    """The exception a caller can act on, for an HTTP error answer about ``subject`` to the
+    request of user ``username``."""
+    detail = problem_detail(exc)
+    status = exc.status
+    if status == 400:
+        return InvalidInput(f"Airflow refused {subject} (HTTP 400): {detail}")
+    if status in (401, 403):
+        return BadCredentials(
+            f"Airflow refused the credentials of user {username!r} "
+            f"(HTTP {status}): check AIRFLOW_USERNAME / AIRFLOW_PASSWORD, and that the "
+            "user may trigger DAG runs"
+        )
+    if status == 404:
+        return ApiError(f"{subject} not found (HTTP 404): {detail}", status)
+    if status == 429:
+        wait = (exc.headers or {}).get("Retry-After", "?")
+        return BadCredentials(
+            f"Airflow refuses logins for user {username!r} for {wait} s after "
+            "too many failed ones (HTTP 429): check AIRFLOW_USERNAME / AIRFLOW_PASSWORD"
+        )
+    if status == 409:
+        return RunIdConflict(f"{subject}: {detail}")
+    return ApiError(f"Airflow answered HTTP {status} for {subject}: {detail}", status)
+
+
+def problem_detail(exc: ApiException) -> str:
+    """The first line of Airflow's problem ``detail`` (jsonschema adds the schema below it)."""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        detail = json.loads(body).get("detail") or json.loads(body).get("title")
+    except (TypeError, ValueError, AttributeError):
+        detail = None
+    text = str(detail or exc.reason or "no detail")
+    return text.strip().splitlines()[0] if text.strip() else "no detail"

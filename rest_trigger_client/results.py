@@ -1,17 +1,27 @@
-"""Plain values the client hands back: the conf it sends, run snapshots while it waits, and the
-final result (state, main_etl's summary, the failing task's reason and log tail)."""
+"""What the client hands back, and reading a finished run's result from Airflow: the conf it
+sends, run snapshots while it waits, XCom values (deserialized, else parsed from their text
+form), main_etl's summary, and the final result with the failing tasks' reasons."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
-import re
+import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow_client.client.exceptions import ApiException
+
+from rest_trigger_etl.names import MAIN_ETL, TASK_IDS
+
+if TYPE_CHECKING:
+    from rest_trigger_client.transport import Transport
 
 TERMINAL_STATES = frozenset({"success", "failed"})
 # Airflow's stable order of the DAG's tasks, for display; unknown tasks follow, sorted.
-TASK_ORDER = ("pusher", "main_etl")
-SUMMARY_TASK = "main_etl"
+TASK_ORDER = TASK_IDS
+SUMMARY_TASK = MAIN_ETL
 
 
 @dataclass(frozen=True)
@@ -112,31 +122,72 @@ def ordered(tasks: list[TaskStatus]) -> tuple[TaskStatus, ...]:
     return tuple(sorted(tasks, key=key))
 
 
-# "airflow.exceptions.AirflowFailException: invalid conf: ..." - a traceback's last line.
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Exception|Error|Exit)\b: .+$")
-_ERROR_RECORD = re.compile(r"\bERROR - (.+)$")
+def read_xcom(
+    transport: Transport, dag_id: str, run_id: str, task_id: str, key: str = "return_value"
+) -> Any:
+    """An XCom entry's value as the task pushed it. Airflow deserializes it when
+    ``[api] enable_xcom_deserialize_support`` is on; otherwise (HTTP 400) it is read in its text
+    form (a Python repr) and parsed back here (JSON, else a Python literal; unparsable text is
+    returned as it is). An HTTP error answer raises ApiException."""
+    get = transport.xcoms.get_xcom_entry
+    try:
+        entry = transport.call(
+            "GET xcomEntry", get, dag_id, run_id, task_id, key, deserialize=True, stringify=False
+        )
+    except ApiException as exc:
+        if exc.status != 400:
+            raise
+        entry = transport.call("GET xcomEntry", get, dag_id, run_id, task_id, key)
+        return parse_text(entry.get("value"))
+    return entry.get("value")
 
 
-def failure_reason(log: str) -> str:
-    """The most specific one-line reason in a task log: the last exception line of a traceback,
-    else the last ERROR record, else a pointer to the log."""
-    lines = [line.rstrip() for line in log.splitlines()]
-    for line in reversed(lines):
-        if _EXCEPTION_LINE.match(line.strip()):
-            name, _, message = line.strip().partition(": ")
-            return f"{name.rsplit('.', 1)[-1]}: {message}"
-    for line in reversed(lines):
-        match = _ERROR_RECORD.search(line)
-        if match:
-            return match.group(1).strip()
-    return "no error line in the task log (see the log tail)"
+def parse_text(value: Any) -> Any:
+    """A value in an XCom's text form back as the value: JSON, else a Python literal."""
+    if isinstance(value, str):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                return parse(value)
+            except (ValueError, SyntaxError):
+                continue
+    return value
 
 
-def log_tail(log: str, lines: int) -> str:
-    """The last ``lines`` lines that say something (not blank, not the UI's group markers)."""
-    kept = [
-        line.rstrip()
-        for line in log.splitlines()
-        if line.strip() and "::group::" not in line and "::endgroup::" not in line
-    ]
-    return "\n".join(kept[-lines:]) if lines > 0 else ""
+class ResultsMixin:
+    """A finished run's result; ``RestTriggerClient`` provides the attributes below."""
+
+    transport: Transport
+    dag_id: str
+    _failure: Callable[[str, TaskStatus, int], TaskFailure]  # logs.py
+
+    def result(
+        self, status: RunStatus, *, attached: bool = False, log_lines: int = 20
+    ) -> RunResult:
+        """The final report for a finished run: main_etl's summary, or what failed and why."""
+        summary = self.summary(status.run_id) if status.state == "success" else None
+        failures = tuple(
+            self._failure(status.run_id, task, log_lines)
+            for task in status.tasks
+            if task.state == "failed"
+        )
+        return RunResult(
+            run_id=status.run_id,
+            state=status.state,
+            conf=status.conf,
+            tasks=status.tasks,
+            elapsed=status.elapsed,
+            attached=attached,
+            summary=summary,
+            failures=failures,
+        )
+
+    def summary(self, run_id: str, task_id: str = SUMMARY_TASK) -> dict[str, Any] | None:
+        """main_etl's return value, ``{dag_run_id, gid, sid, date_start, date_end, total}``."""
+        try:
+            value = read_xcom(self.transport, self.dag_id, run_id, task_id)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self.transport.error(exc, f"the summary of run {run_id!r}") from None
+        value = parse_text(value)  # a deserialized value may be JSON text itself
+        return value if isinstance(value, dict) else None

@@ -7,7 +7,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DAG_ID = "rest-trigger"
 DEFAULT_URL = "http://127.0.0.1:8080"
 # `make run`'s local-only caller account (role RestTriggerCaller: may trigger and read
 # rest-trigger, nothing else). Any real deployment sets AIRFLOW_USERNAME/AIRFLOW_PASSWORD.

@@ -6,13 +6,13 @@ entry point that hands the launcher a Launcher subclass of its own (``launcher.r
 bench/stock_stack.py runs stock Airflow that way), or any command given (a test starts
 ``make run`` itself). Ready means ``GET /api/v1/health`` reports the metadatabase and the
 scheduler healthy and ``GET /api/v1/dags/rest-trigger`` answers 200 (the DAG is served), not a
-line in the launcher's output. Logins and warehouse credentials come from the launcher's own
-settings (settings.py), read from the environment the stack was started with.
+line in the launcher's output; both asked through the trigger client's transport, the one REST
+client here. Logins and warehouse credentials come from the launcher's own settings
+(settings.py), read from the environment the stack was started with.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -21,8 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,10 +29,12 @@ from typing import Any, Self
 
 import psutil
 
+from rest_trigger_client.errors import Unreachable
+from rest_trigger_client.transport import Transport
+from rest_trigger_etl.names import DAG_ID
 from rest_trigger_local.ports import free_port
 from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env
 
-DAG_ID = "rest-trigger"
 # Every port the launcher binds: a free one each, unless the caller names one.
 PORTS = ("AIRFLOW_PORT", "LOCAL_PG_PORT", "WAREHOUSE_PORT", "AIRFLOW_LOG_SERVER_PORT")
 STARTUP_TIMEOUT = 300.0
@@ -73,19 +73,6 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-def _get(url: str, auth: tuple[str, str] | None = None, timeout: float = 10) -> tuple[int, bytes]:
-    """Status and body of a GET; connection errors raise (OSError)."""
-    request = urllib.request.Request(url)
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
 @dataclass
 class Stack:
     process: subprocess.Popen[bytes]  # the launcher (or the command given)
@@ -99,6 +86,12 @@ class Stack:
     def settings(self) -> Settings:
         """What the launcher read from its environment: ports, logins, warehouse."""
         return Settings.from_env(self.env)
+
+    @cached_property
+    def rest(self) -> Transport:
+        """The trigger client's transport (rest_trigger_client, the one REST client here) as
+        the admin, for readiness: no retries, the readiness loop polls on its own."""
+        return Transport(self.base_url, *self.admin, connect_retries=0, request_timeout=10)
 
     @property
     def base_url(self) -> str:
@@ -161,13 +154,13 @@ class Stack:
         """Airflow's health says the metadatabase and the scheduler are healthy, and the DAG is
         served (read as the admin)."""
         try:
-            status, body = _get(f"{self.api}/health")
-            health = json.loads(body) if status == 200 else {}
+            answer = self.rest.get("/health")
+            health = answer.json() if answer.status_code == 200 else {}
             parts = ("metadatabase", "scheduler")
             if any(health.get(part, {}).get("status") != "healthy" for part in parts):
                 return False
-            return _get(f"{self.api}/dags/{DAG_ID}", self.admin)[0] == 200
-        except (OSError, ValueError):
+            return self.rest.get(f"/dags/{DAG_ID}").status_code == 200
+        except (Unreachable, ValueError):
             return False
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:

@@ -340,13 +340,15 @@ class Launcher:
             self.pg.stop()
 
     def banner(self) -> str:
+        from rest_trigger_etl.names import DAG_ID, DEMO_CONF
+
         s = self.settings
         # Passwords appear only when they are the documented local-only defaults; one set in
         # the environment shows as the variable's name.
         caller = s.shown_password("caller")
         auth = f"-u {s.caller_user}:{caller}"
-        runs = f"{s.base_url}/api/v1/dags/rest-trigger/dagRuns"
-        conf = '"conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}'
+        runs = f"{s.base_url}/api/v1/dags/{DAG_ID}/dagRuns"
+        conf = f'"conf": {json.dumps(DEMO_CONF)}'
         warehouse = f"host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db}"
         return "\n".join(
             [

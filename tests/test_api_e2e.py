@@ -8,12 +8,13 @@ import time
 import pytest
 import requests
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from tests.fixtures import activity_rows
 
 pytestmark = pytest.mark.e2e
 
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-RUNS = "/dags/rest-trigger/dagRuns"
+CONF = DEMO_CONF
+RUNS = f"/dags/{DAG_ID}/dagRuns"
 
 
 def independent_count(stack, gid: int, sid: int, start: str, end: str) -> int:
@@ -72,7 +73,7 @@ def task_log(stack, run_id: str, task_id: str, try_number: int) -> str:
 
 def test_dag_is_listed_and_not_paused(airflow_stack) -> None:
     dags = airflow_stack.get("/dags").json()["dags"]
-    assert [(d["dag_id"], d["is_paused"]) for d in dags] == [("rest-trigger", False)]
+    assert [(d["dag_id"], d["is_paused"]) for d in dags] == [(DAG_ID, False)]
     assert airflow_stack.get("/importErrors").json()["total_entries"] == 0
 
 
@@ -106,18 +107,18 @@ def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     expected = independent_count(airflow_stack, **{k: CONF[k] for k in ("gid", "sid")},
                                  start=CONF["date_start"], end=CONF["date_end"])  # fmt: skip
     assert expected > 0  # the demo data must make the example meaningful
-    summary = airflow_stack.xcom("e2e-success", "main_etl")
+    summary = airflow_stack.xcom("e2e-success", MAIN_ETL)
     assert summary == {"dag_run_id": "e2e-success", **CONF, "total": expected}
-    assert airflow_stack.xcom("e2e-success", "pusher", "global_id") == CONF["gid"]
+    assert airflow_stack.xcom("e2e-success", PUSHER, GLOBAL_ID_KEY) == CONF["gid"]
     tis = airflow_stack.get(f"{RUNS}/e2e-success/taskInstances").json()["task_instances"]
     assert sorted((ti["task_id"], ti["state"]) for ti in tis) == [
-        ("main_etl", "success"),
-        ("pusher", "success"),
+        (MAIN_ETL, "success"),
+        (PUSHER, "success"),
     ]
     assert results_rows(airflow_stack, "e2e-success") == [
         (42, 7, "2024-01-01", "2024-03-31", expected)
     ]
-    log = task_log(airflow_stack, "e2e-success", "main_etl", 1)
+    log = task_log(airflow_stack, "e2e-success", MAIN_ETL, 1)
     assert "SQL count_user_activity.sql" in log
     assert "parameters: (42, 7, '2024-01-01', '2024-03-31')" in log
     assert f"total={expected}" in log
@@ -139,8 +140,8 @@ def test_known_rows_give_the_independent_total_through_the_api(airflow_stack) ->
         activity_rows.GID, activity_rows.SITE, activity_rows.FEB_1, activity_rows.FEB_29
     )
     assert total > 0
-    assert airflow_stack.xcom("e2e-known-rows", "pusher", "global_id") == conf["gid"]
-    summary = airflow_stack.xcom("e2e-known-rows", "main_etl")
+    assert airflow_stack.xcom("e2e-known-rows", PUSHER, GLOBAL_ID_KEY) == conf["gid"]
+    summary = airflow_stack.xcom("e2e-known-rows", MAIN_ETL)
     assert summary == {"dag_run_id": "e2e-known-rows", **conf, "total": total}
 
 
@@ -148,13 +149,13 @@ def test_rerun_of_the_same_run_id_keeps_one_row(airflow_stack) -> None:
     airflow_stack.trigger("e2e-rerun", CONF).raise_for_status()
     assert airflow_stack.wait_for_run("e2e-rerun")["state"] == "success"
     cleared = airflow_stack.post(
-        "/dags/rest-trigger/clearTaskInstances",
-        {"dag_run_id": "e2e-rerun", "task_ids": ["main_etl"], "dry_run": False,
+        f"/dags/{DAG_ID}/clearTaskInstances",
+        {"dag_run_id": "e2e-rerun", "task_ids": [MAIN_ETL], "dry_run": False,
          "reset_dag_runs": True, "only_failed": False},
     )  # fmt: skip
     assert cleared.status_code == 200, cleared.text
     deadline = time.monotonic() + 180
-    while task_instance(airflow_stack, "e2e-rerun", "main_etl")["try_number"] < 2:
+    while task_instance(airflow_stack, "e2e-rerun", MAIN_ETL)["try_number"] < 2:
         assert time.monotonic() < deadline, "main_etl was not re-run"
         time.sleep(0.5)
     assert airflow_stack.wait_for_run("e2e-rerun")["state"] == "success"
@@ -215,12 +216,12 @@ def test_a_remembered_login_does_not_open_the_door_to_other_passwords(airflow_st
     """plugins/rest_trigger_api/cached_basic_auth.py remembers admin/admin after one success;
     a wrong password for the same user must still be refused, every time."""
     for _ in range(3):
-        assert airflow_stack.get("/dags/rest-trigger").status_code == 200
-        assert airflow_stack.get("/dags/rest-trigger", auth=("admin", "admin ")).status_code in (
+        assert airflow_stack.get(f"/dags/{DAG_ID}").status_code == 200
+        assert airflow_stack.get(f"/dags/{DAG_ID}", auth=("admin", "admin ")).status_code in (
             401,
             403,
         )
-        assert airflow_stack.get("/dags/rest-trigger", auth=("admin", "")).status_code in (401, 403)
+        assert airflow_stack.get(f"/dags/{DAG_ID}", auth=("admin", "")).status_code in (401, 403)
 
 
 @pytest.mark.parametrize(
@@ -248,13 +249,13 @@ def test_what_params_cannot_check_fails_the_run_once_with_the_reason(
 ) -> None:
     assert airflow_stack.trigger(run_id, conf).status_code == 200
     assert airflow_stack.wait_for_run(run_id)["state"] == "failed"
-    ti = task_instance(airflow_stack, run_id, "pusher")
+    ti = task_instance(airflow_stack, run_id, PUSHER)
     assert ti["state"] == "failed"
     assert ti["try_number"] == 1  # AirflowFailException: no pointless retry
-    assert reason in task_log(airflow_stack, run_id, "pusher", 1)
-    assert task_instance(airflow_stack, run_id, "main_etl")["state"] == "upstream_failed"
+    assert reason in task_log(airflow_stack, run_id, PUSHER, 1)
+    assert task_instance(airflow_stack, run_id, MAIN_ETL)["state"] == "upstream_failed"
     no_gid = airflow_stack.get(
-        f"{RUNS}/{run_id}/taskInstances/pusher/xcomEntries/global_id"
+        f"{RUNS}/{run_id}/taskInstances/{PUSHER}/xcomEntries/{GLOBAL_ID_KEY}"
     ).status_code
     assert no_gid == 404
     assert results_rows(airflow_stack, run_id) == []

@@ -22,12 +22,14 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
+
 pytestmark = pytest.mark.e2e
 
 SPEC = Path(airflow.__file__).parent / "api_connexion" / "openapi" / "v1.yaml"
 EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "15"))
 RUN_ID = "schema-run"
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+CONF = DEMO_CONF
 RUNS = "/dags/{dag_id}/dagRuns"
 RUN = RUNS + "/{dag_run_id}"
 TASK = RUN + "/taskInstances/{task_id}"
@@ -50,9 +52,9 @@ LOGINS = {"valid": ("admin", "admin"), "none": None}
 
 
 KNOWN_PATH_VALUES = {
-    "dag_id": "rest-trigger",
+    "dag_id": DAG_ID,
     "dag_run_id": RUN_ID,
-    "task_id": "main_etl",
+    "task_id": MAIN_ETL,
     "xcom_key": "return_value",
     "task_try_number": 1,
 }
@@ -120,11 +122,11 @@ FOUND_500S = [
     ("POST", "/dags/no.such.dag/dagRuns", {}, {400, 404}),
     ("GET", "/dags/no.such.dag/dagRuns/x/taskInstances/t/logs/1", {}, {404}),
     # PostgreSQL refuses the value (sqlalchemy DataError).
-    ("GET", "/dags/rest-trigger/dagRuns", {"limit": "-1"}, {400}),
-    ("GET", "/dags/rest-trigger/dagRuns/schema-run/taskInstances", {"limit": "-5"}, {400}),
+    ("GET", f"/dags/{DAG_ID}/dagRuns", {"limit": "-1"}, {400}),
+    ("GET", f"/dags/{DAG_ID}/dagRuns/schema-run/taskInstances", {"limit": "-5"}, {400}),
     # psycopg2 refuses a NUL in a string.
-    ("GET", "/dags/rest-trigger/dagRuns", {"state": "\x00"}, {400}),
-    ("GET", "/dags/rest-trigger/dagRuns/schema-run/taskInstances", {"pool": "a\x00b"}, {400}),
+    ("GET", f"/dags/{DAG_ID}/dagRuns", {"state": "\x00"}, {400}),
+    ("GET", f"/dags/{DAG_ID}/dagRuns/schema-run/taskInstances", {"pool": "a\x00b"}, {400}),
 ]
 
 

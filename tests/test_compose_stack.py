@@ -11,6 +11,9 @@ Images: the official ones where a registry answers; else the local stand-ins of 
 stack: no .env (secrets generated into a volume, 0600, never on a command line), the hardening
 (no-new-privileges, no capability, non-root), the caller account's least privilege, Redis's
 password, Flower's basic auth, the log server unpublished.
+
+Over 250 lines because every test shares that one module-scoped stack (building the images and
+starting it takes minutes) and they run in file order against it: they stay in one module.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
 from tests.fixtures.activity_rows import EXCLUDED
 from tests.fixtures.compose_stack import (
     PROJECT_DIR,
@@ -53,7 +57,7 @@ pytestmark = [
 ]
 
 # The documented example (README, docs/docker.md).
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+CONF = DEMO_CONF
 WAIT = ("up", "-d", "--wait", "--wait-timeout", "600")
 WORKERS = 2
 MAX_CELERY_RUNS = 12
@@ -243,9 +247,7 @@ def test_dag_listed_and_not_paused(api: Api) -> None:
     assert requests.get(f"{api.base_url}/api/v1/dags", timeout=30).status_code == 403
     listed = api.get("/dags")
     assert listed.status_code == 200, listed.text
-    assert [(d["dag_id"], d["is_paused"]) for d in listed.json()["dags"]] == [
-        ("rest-trigger", False)
-    ]
+    assert [(d["dag_id"], d["is_paused"]) for d in listed.json()["dags"]] == [(DAG_ID, False)]
 
 
 def test_documented_trigger_succeeds_with_the_warehouse_total(
@@ -294,7 +296,7 @@ def test_reused_run_id_is_409_and_bad_date_is_400_without_a_run(api: Api) -> Non
     bad = api.trigger("bad-date-1", {**CONF, "date_start": "2024-13-45"})
     assert bad.status_code == 400, bad.text
     assert "is not a 'date'" in bad.json()["detail"]
-    assert api.get("/dags/rest-trigger/dagRuns/bad-date-1").status_code == 404
+    assert api.get(f"/dags/{DAG_ID}/dagRuns/bad-date-1").status_code == 404
 
 
 def test_ui_login_page_and_login(api: Api) -> None:
@@ -309,7 +311,7 @@ def test_ui_login_page_and_login(api: Api) -> None:
         timeout=30,
     )
     assert login.status_code == 200
-    grid = session.get(f"{api.base_url}/dags/rest-trigger/grid", timeout=30)
+    grid = session.get(f"{api.base_url}/dags/{DAG_ID}/grid", timeout=30)
     assert grid.status_code == 200 and "/login" not in grid.url, grid.url
 
 
@@ -390,20 +392,20 @@ def test_every_container_hardened(project: ComposeProject, api: Api) -> None:
 def test_caller_may_trigger_but_not_administer(api: Api) -> None:
     """The caller account airflow-init created (role RestTriggerCaller) ran demo-1 above; the
     admin-only endpoints refuse it, and answer the admin (so the refusal is the role's)."""
-    assert api.get("/dags/rest-trigger/dagRuns/demo-1").json()["state"] == "success"
+    assert api.get(f"/dags/{DAG_ID}/dagRuns/demo-1").json()["state"] == "success"
     for path in ("/connections", "/variables", "/pools", "/users", "/roles"):
         assert api.get(path).status_code == 403, path
         assert api.get(path, auth=api.admin).status_code == 200, path
     pause = requests.patch(
-        f"{api.base_url}/api/v1/dags/rest-trigger", json={"is_paused": True}, auth=api.auth,
+        f"{api.base_url}/api/v1/dags/{DAG_ID}", json={"is_paused": True}, auth=api.auth,
         timeout=30,
     )  # fmt: skip
     assert pause.status_code == 403, pause.text
     delete = requests.delete(
-        f"{api.base_url}/api/v1/dags/rest-trigger/dagRuns/demo-1", auth=api.auth, timeout=30
+        f"{api.base_url}/api/v1/dags/{DAG_ID}/dagRuns/demo-1", auth=api.auth, timeout=30
     )
     assert delete.status_code == 403, delete.text
-    assert api.get("/dags/rest-trigger").json()["is_paused"] is False
+    assert api.get(f"/dags/{DAG_ID}").json()["is_paused"] is False
 
 
 def test_down_then_up_keeps_the_runs(project: ComposeProject, api: Api) -> None:
@@ -415,9 +417,9 @@ def test_down_then_up_keeps_the_runs(project: ComposeProject, api: Api) -> None:
     print(
         f"\n  second up (images and volumes kept): healthy after {time.monotonic() - started:.1f} s"
     )
-    run = api.get("/dags/rest-trigger/dagRuns/demo-1")
+    run = api.get(f"/dags/{DAG_ID}/dagRuns/demo-1")
     assert run.status_code == 200 and run.json()["state"] == "success", run.text
-    assert api.xcom("demo-1", "main_etl")["total"] == expected_total(project, CONF)
+    assert api.xcom("demo-1", MAIN_ETL)["total"] == expected_total(project, CONF)
     # Generated once: airflow-init ran again and kept them.
     assert project.secrets, "the secrets test did not run first"
     for name, value in project.secrets.items():
@@ -461,8 +463,8 @@ def test_celery_profile_runs_tasks_on_two_workers(project: ComposeProject, api: 
             # for 300 s (not reproduced since). What the next look needs is in the logs.
             raise AssertionError(f"{stuck}\n{project.logs()}") from None
         assert state == "success"
-        assert api.xcom(run_id, "main_etl")["total"] == expected_total(project, conf)
-        instances = api.get(f"/dags/rest-trigger/dagRuns/{run_id}/taskInstances").json()
+        assert api.xcom(run_id, MAIN_ETL)["total"] == expected_total(project, conf)
+        instances = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()
         seen |= {ti["hostname"] for ti in instances["task_instances"]}
     print(f"  {runs} celery runs; task hosts {sorted(seen)}, workers {sorted(workers)}")
     assert seen == workers

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.models import DagBag, XCom
 
+from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from rest_trigger_local import warehouse as local_warehouse
 from tests.fixtures import activity_rows
 from tests.fixtures.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
@@ -23,7 +24,7 @@ def dag() -> Any:
 
     db.initdb()  # the tests' throwaway SQLite metadata DB (conftest)
     bag = DagBag(dag_folder=str(activity_rows.PROJECT_DIR / "dags"), include_examples=False)
-    return bag.dags["rest-trigger"]
+    return bag.dags[DAG_ID]
 
 
 @pytest.fixture
@@ -54,12 +55,12 @@ def test_main_etl_counts_for_the_gid_pusher_pushed(dag, warehouse_conn) -> None:
     run = dag.test(run_conf=CONF)
     assert run.state == "success"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"pusher": "success", "main_etl": "success"}
-    assert xcom(run, "pusher", "global_id") == GID
-    assert xcom(run, "pusher") is None  # pusher's only output is the hand-off
+    assert states == {PUSHER: "success", MAIN_ETL: "success"}
+    assert xcom(run, PUSHER, GLOBAL_ID_KEY) == GID
+    assert xcom(run, PUSHER) is None  # pusher's only output is the hand-off
     total = expected_total(GID, SITE, FEB_1, FEB_29)
-    assert xcom(run, "main_etl") == {"dag_run_id": run.run_id, **CONF, "total": total}
-    pushed = XCom.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids="main_etl")
+    assert xcom(run, MAIN_ETL) == {"dag_run_id": run.run_id, **CONF, "total": total}
+    pushed = XCom.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=MAIN_ETL)
     keys = {x.key for x in pushed}
     assert keys == {"return_value"}  # the summary once, not also one XCom per key
     with warehouse_conn.cursor() as cur:
@@ -74,8 +75,8 @@ def test_bad_conf_fails_pusher_and_main_etl_never_runs(dag, warehouse_conn) -> N
     run = dag.test(run_conf={**CONF, "date_start": "2024-03-01", "date_end": "2024-02-01"})
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"pusher": "failed", "main_etl": "upstream_failed"}
-    assert xcom(run, "pusher", "global_id") is None
+    assert states == {PUSHER: "failed", MAIN_ETL: "upstream_failed"}
+    assert xcom(run, PUSHER, GLOBAL_ID_KEY) is None
     with warehouse_conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM rest_trigger_results")
         assert cur.fetchone()[0] == 0

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from airflow.models import DagBag
 
+from rest_trigger_etl import names
+from rest_trigger_etl.names import DAG_ID, MAIN_ETL, PUSHER
+from rest_trigger_etl.run_conf import PARAM_SPECS
 from tests.fixtures.probe import python_probe
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -21,7 +24,7 @@ def dagbag() -> DagBag:
 
 @pytest.fixture(scope="module")
 def dag(dagbag):
-    return dagbag.dags["rest-trigger"]
+    return dagbag.dags[DAG_ID]
 
 
 def test_no_import_errors(dagbag) -> None:
@@ -29,7 +32,7 @@ def test_no_import_errors(dagbag) -> None:
 
 
 def test_one_dag_per_file(dagbag) -> None:
-    assert sorted(dagbag.dag_ids) == ["rest-trigger"]
+    assert sorted(dagbag.dag_ids) == [DAG_ID]
     assert sorted(p.name for p in DAGS.glob("*.py")) == ["rest_trigger.py"]
 
 
@@ -42,13 +45,22 @@ def test_no_cycles(dag) -> None:
 
 def test_shape_is_pusher_then_main_etl(dag) -> None:
     """Two tasks, both load-bearing: main_etl counts for the gid pusher hands over by XCom."""
-    assert sorted(dag.task_ids) == ["main_etl", "pusher"]
-    assert dag.get_task("pusher").upstream_task_ids == set()
-    assert dag.get_task("main_etl").upstream_task_ids == {"pusher"}
-    assert dag.get_task("main_etl").downstream_task_ids == set()
-    assert [t.task_id for t in dag.topological_sort()] == ["pusher", "main_etl"]
+    assert sorted(dag.task_ids) == sorted(names.TASK_IDS)
+    assert dag.get_task(PUSHER).upstream_task_ids == set()
+    assert dag.get_task(MAIN_ETL).upstream_task_ids == {PUSHER}
+    assert dag.get_task(MAIN_ETL).downstream_task_ids == set()
+    assert tuple(t.task_id for t in dag.topological_sort()) == names.TASK_IDS
     # main_etl's summary is one XCom (return_value), not one more per key of the dict.
-    assert dag.get_task("main_etl").multiple_outputs is False
+    assert dag.get_task(MAIN_ETL).multiple_outputs is False
+
+
+def test_shared_names_are_the_callers_contract() -> None:
+    """Callers spell these in URLs and scripts (README, docs/client.md); everything in the
+    project imports them from rest_trigger_etl/names.py, so this is where a rename shows."""
+    assert names.DAG_ID == "rest-trigger"
+    assert names.TASK_IDS == ("pusher", "main_etl")
+    assert names.GLOBAL_ID_KEY == "global_id"
+    assert list(names.DEMO_CONF) == list(PARAM_SPECS)
 
 
 def test_policy(dag) -> None:
@@ -56,7 +68,7 @@ def test_policy(dag) -> None:
     assert dag.catchup is False
     assert dag.is_paused_upon_creation is False
     assert dag.tags and "rest-api" in dag.tags
-    assert dag.doc_md and "rest-trigger" in dag.doc_md
+    assert dag.doc_md and DAG_ID in dag.doc_md
     for task in dag.tasks:
         assert task.owner not in ("", "airflow"), task.task_id
         assert task.retries == 1, task.task_id
@@ -81,7 +93,7 @@ def parse_probe() -> dict:
 
 def test_zero_database_queries_while_parsing(parse_probe) -> None:
     # The listener did see the parse happen: it found the DAG.
-    assert parse_probe["dags"] == ["rest-trigger"], parse_probe["import_errors"]
+    assert parse_probe["dags"] == [DAG_ID], parse_probe["import_errors"]
     assert parse_probe["db_queries"] == 0, parse_probe["queries"]
 
 

@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from rest_trigger_etl.names import DAG_ID, MAIN_ETL
 from tests.fixtures.airflow_stack import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +33,8 @@ def test_stop_leaves_nothing_and_restart_reuses_state() -> None:
         second_log = second.output.read_text()
         assert "created the embedded PostgreSQL cluster" not in second_log
         assert "seeded the warehouse" not in second_log
-        assert second.get("/dags/rest-trigger/dagRuns/before-restart").json()["state"] == "success"
-        assert second.xcom("before-restart", "main_etl")["dag_run_id"] == "before-restart"
+        assert second.get(f"/dags/{DAG_ID}/dagRuns/before-restart").json()["state"] == "success"
+        assert second.xcom("before-restart", MAIN_ETL)["dag_run_id"] == "before-restart"
     finally:
         # SIGINT, even though the test runner may have started it with SIGINT ignored.
         leftovers = stop_stack(second, signal.SIGINT)

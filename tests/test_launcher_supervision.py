@@ -20,16 +20,17 @@ from pathlib import Path
 
 import psutil
 import pytest
-import requests
 
+from rest_trigger_client.errors import Unreachable
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from rest_trigger_local.harness import alive, pg_data_dir
 from rest_trigger_local.ports import port_is_free
 from tests.fixtures.airflow_stack import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-RUNS = "/dags/rest-trigger/dagRuns"
+CONF = DEMO_CONF
+RUNS = f"/dags/{DAG_ID}/dagRuns"
 IN_FLIGHT = 6
 
 
@@ -47,8 +48,8 @@ def wait_until(condition, timeout: float, what: str) -> None:
 
 def api_answers(stack) -> bool:
     try:
-        return stack.get("/dags/rest-trigger").status_code == 200
-    except requests.ConnectionError:
+        return stack.get(f"/dags/{DAG_ID}").status_code == 200
+    except Unreachable:
         return False
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rest_trigger_etl.names import DAG_ID, MAIN_ETL
 from tests.fixtures.probe import python_probe
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
@@ -23,7 +24,7 @@ from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # n
         (["/venv/lib/airflow/__main__.py", "scheduler", "--skip-serve-logs"], True),
         (["/venv/bin/airflow", "celery", "worker"], False),
         (["/venv/bin/airflow", "webserver"], False),
-        (["/venv/bin/airflow", "tasks", "run", "rest-trigger", "main_etl", "r1"], False),
+        (["/venv/bin/airflow", "tasks", "run", DAG_ID, MAIN_ETL, "r1"], False),
         (["/venv/bin/airflow", "dags", "report"], False),
         (["/venv/bin/airflow", "celery", "flower"], False),
         (["-c"], False),

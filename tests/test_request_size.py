@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF
+
 LIMIT = 64 * 1024
-RUNS = "/dags/rest-trigger/dagRuns"
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+RUNS = f"/dags/{DAG_ID}/dagRuns"
+CONF = DEMO_CONF
 
 
 def padded_trigger(run_id: str, size: int) -> bytes:

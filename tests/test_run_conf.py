@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from rest_trigger_etl.names import DEMO_CONF
 from rest_trigger_etl.run_conf import (
     MAX_RANGE_DAYS,
     InvalidRunConf,
@@ -15,7 +16,7 @@ from rest_trigger_etl.run_conf import (
     request_from,
 )
 
-GOOD = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+GOOD = DEMO_CONF
 
 
 def test_valid_conf_parses() -> None:

@@ -27,13 +27,14 @@ import psutil
 import pytest
 import requests
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
 from rest_trigger_local.settings import PROJECT_DIR
 from tests.fixtures.airflow_stack import AirflowStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-RUNS = "/dags/rest-trigger/dagRuns"
+CONF = DEMO_CONF
+RUNS = f"/dags/{DAG_ID}/dagRuns"
 OTHER = "other-dag"
 OTHER_DAG_FILE = """
 from __future__ import annotations
@@ -162,11 +163,11 @@ def change_password(stack: AirflowStack, username: str, password: str) -> None:
 def test_caller_sees_only_rest_trigger(secure_stack) -> None:
     stack, _, _ = secure_stack
     every = as_admin(stack, "GET", "/dags").json()["dags"]
-    assert sorted(d["dag_id"] for d in every) == [OTHER, "rest-trigger"]  # both are there
+    assert sorted(d["dag_id"] for d in every) == [OTHER, DAG_ID]  # both are there
     mine = as_caller(stack, "GET", "/dags")
     assert mine.status_code == 200
-    assert [d["dag_id"] for d in mine.json()["dags"]] == ["rest-trigger"]
-    assert as_caller(stack, "GET", "/dags/rest-trigger").status_code == 200
+    assert [d["dag_id"] for d in mine.json()["dags"]] == [DAG_ID]
+    assert as_caller(stack, "GET", f"/dags/{DAG_ID}").status_code == 200
 
 
 def test_caller_triggers_and_reads_its_run_tasks_xcom_and_logs(secure_stack) -> None:
@@ -177,26 +178,26 @@ def test_caller_triggers_and_reads_its_run_tasks_xcom_and_logs(secure_stack) -> 
     listed = as_caller(stack, "GET", RUNS).json()["dag_runs"]
     assert "caller-1" in [r["dag_run_id"] for r in listed]
     # Many runs in one request per poll (the trigger client's wait_many).
-    batch = as_caller(stack, "POST", "/dags/~/dagRuns/list", json={"dag_ids": ["rest-trigger"]})
+    batch = as_caller(stack, "POST", "/dags/~/dagRuns/list", json={"dag_ids": [DAG_ID]})
     assert batch.status_code == 200, batch.text
     assert "caller-1" in [r["dag_run_id"] for r in batch.json()["dag_runs"]]
     tis = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances")
     assert tis.status_code == 200
     assert sorted(t["task_id"] for t in tis.json()["task_instances"]) == [
-        "main_etl", "pusher",
+        MAIN_ETL, PUSHER,
     ]  # fmt: skip
-    ti = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl")
+    ti = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/{MAIN_ETL}")
     assert ti.json()["state"] == "success"
-    xcoms = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/xcomEntries")
+    xcoms = as_caller(stack, "GET", f"{RUNS}/caller-1/taskInstances/{MAIN_ETL}/xcomEntries")
     assert "return_value" in [x["key"] for x in xcoms.json()["xcom_entries"]]
     value = as_caller(
-        stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/xcomEntries/return_value",
+        stack, "GET", f"{RUNS}/caller-1/taskInstances/{MAIN_ETL}/xcomEntries/return_value",
         params={"deserialize": "true", "stringify": "false"},
     )  # fmt: skip
     assert value.status_code == 200
     assert value.json()["value"]["dag_run_id"] == "caller-1"
     log = as_caller(
-        stack, "GET", f"{RUNS}/caller-1/taskInstances/main_etl/logs/1",
+        stack, "GET", f"{RUNS}/caller-1/taskInstances/{MAIN_ETL}/logs/1",
         params={"full_content": "true"}, headers={"Accept": "text/plain"},
     )  # fmt: skip
     assert log.status_code == 200
@@ -251,34 +252,34 @@ def test_caller_cannot_pause_delete_clear_or_mark(secure_stack) -> None:
     as_caller(stack, "POST", RUNS, json={"dag_run_id": "caller-2", "conf": CONF})
     assert wait_for_caller_run(stack, "caller-2")["state"] == "success"
     attempts = [
-        ("PATCH", "/dags/rest-trigger", {"is_paused": True}, {"update_mask": "is_paused"}),
+        ("PATCH", f"/dags/{DAG_ID}", {"is_paused": True}, {"update_mask": "is_paused"}),
         ("PATCH", "/dags", {"is_paused": True}, {"dag_id_pattern": "rest"}),
         ("DELETE", f"{RUNS}/caller-2", None, None),
         ("PATCH", f"{RUNS}/caller-2", {"state": "failed"}, None),
         ("POST", f"{RUNS}/caller-2/clear", {"dry_run": False}, None),
         (
             "POST",
-            "/dags/rest-trigger/clearTaskInstances",
-            {"dag_run_id": "caller-2", "task_ids": ["main_etl"], "dry_run": False},
+            f"/dags/{DAG_ID}/clearTaskInstances",
+            {"dag_run_id": "caller-2", "task_ids": [MAIN_ETL], "dry_run": False},
             None,
         ),
-        ("PATCH", f"{RUNS}/caller-2/taskInstances/main_etl", {"new_state": "failed"}, None),
+        ("PATCH", f"{RUNS}/caller-2/taskInstances/{MAIN_ETL}", {"new_state": "failed"}, None),
         (
             "POST",
-            "/dags/rest-trigger/updateTaskInstancesState",
-            {"dag_run_id": "caller-2", "task_id": "main_etl", "new_state": "failed"},
+            f"/dags/{DAG_ID}/updateTaskInstancesState",
+            {"dag_run_id": "caller-2", "task_id": MAIN_ETL, "new_state": "failed"},
             None,
         ),
-        ("DELETE", "/dags/rest-trigger", None, None),
+        ("DELETE", f"/dags/{DAG_ID}", None, None),
     ]
     for method, path, body, params in attempts:
         refused = as_caller(stack, method, path, json=body, params=params)
         assert refused.status_code == 403, (method, path, refused.text)
-    dag = as_admin(stack, "GET", "/dags/rest-trigger").json()
+    dag = as_admin(stack, "GET", f"/dags/{DAG_ID}").json()
     assert dag["is_paused"] is False
     run = as_admin(stack, "GET", f"{RUNS}/caller-2").json()
     assert run["state"] == "success"
-    ti = as_admin(stack, "GET", f"{RUNS}/caller-2/taskInstances/main_etl").json()
+    ti = as_admin(stack, "GET", f"{RUNS}/caller-2/taskInstances/{MAIN_ETL}").json()
     assert (ti["state"], ti["try_number"]) == ("success", 1)
 
 
@@ -302,13 +303,11 @@ def test_caller_cannot_see_or_trigger_another_dag(secure_stack) -> None:
     # The cross-DAG listings ("~" for every DAG) either refuse the caller or leave the other
     # DAG out: never show its runs or task instances.
     runs = as_caller(stack, "GET", "/dags/~/dagRuns")
-    assert runs.status_code == 403 or {r["dag_id"] for r in runs.json()["dag_runs"]} == {
-        "rest-trigger"
-    }
-    for body in ({"dag_ids": [OTHER]}, {"dag_ids": [OTHER, "rest-trigger"]}, {}):
+    assert runs.status_code == 403 or {r["dag_id"] for r in runs.json()["dag_runs"]} == {DAG_ID}
+    for body in ({"dag_ids": [OTHER]}, {"dag_ids": [OTHER, DAG_ID]}, {}):
         batch = as_caller(stack, "POST", "/dags/~/dagRuns/list", json=body)
         assert batch.status_code == 200, (body, batch.text)
-        assert {r["dag_id"] for r in batch.json()["dag_runs"]} <= {"rest-trigger"}, body
+        assert {r["dag_id"] for r in batch.json()["dag_runs"]} <= {DAG_ID}, body
     assert "admins-run" in [
         r["dag_run_id"]
         for r in as_admin(stack, "POST", "/dags/~/dagRuns/list", json={}).json()["dag_runs"]
@@ -412,7 +411,7 @@ def test_guessing_one_users_password_is_throttled_without_running_the_hash(secur
     assert login(stack, target, password).status_code == 429
     assert fail_count(stack, target) == PER_USER
     # The caller is unaffected, and can still trigger.
-    assert as_caller(stack, "GET", "/dags/rest-trigger").status_code == 200
+    assert as_caller(stack, "GET", f"/dags/{DAG_ID}").status_code == 200
 
 
 def test_guessing_from_one_address_is_throttled_and_known_callers_are_unaffected(

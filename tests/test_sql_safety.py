@@ -12,6 +12,7 @@ import sqlglot
 from airflow.exceptions import ParamValidationError
 from airflow.models import DagBag
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from rest_trigger_etl.sql_files import SQL_DIR, load_sql
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ HOSTILE = [
     "{gid}",
     "%s",
 ]
-GOOD = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
+GOOD = DEMO_CONF
 # The only quoted literals any statement may hold: constants of the count's definition.
 ALLOWED_LITERALS = {"count_user_activity.sql": ["'JOINED'", "'LEFT'"]}
 QUERIES = {
@@ -35,7 +36,7 @@ QUERIES = {
 
 @pytest.fixture(scope="module")
 def params():
-    dag = DagBag(dag_folder=str(PROJECT / "dags"), include_examples=False).dags["rest-trigger"]
+    dag = DagBag(dag_folder=str(PROJECT / "dags"), include_examples=False).dags[DAG_ID]
     return dag.params
 
 

@@ -1,6 +1,11 @@
 """The trigger client against the real Airflow of the end-to-end suite: the `rest-trigger`
 command as a subprocess (exit codes and output) and the Python API, for success and for each
-error a caller can act on."""
+error a caller can act on.
+
+Over 250 lines because it is the client's whole contract against one real Airflow: one test per
+exit code and error the command and the API promise (docs/client.md), the two side by side, with
+the helpers both use (paused_dag, the caller's client).
+"""
 
 from __future__ import annotations
 
@@ -34,12 +39,13 @@ from rest_trigger_client import (
     trigger_and_wait,
 )
 from rest_trigger_client.many import LOOKBACK, PAGE_LIMIT
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
 from tests.test_trigger_client_cli import ARGS, CLI, client_env, rest_trigger
 
 pytestmark = pytest.mark.e2e
 
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-RUNS = "/dags/rest-trigger/dagRuns"
+CONF = DEMO_CONF
+RUNS = f"/dags/{DAG_ID}/dagRuns"
 # Airflow accepts it (both are dates) and pusher refuses it: the run fails, with a reason.
 BACKWARDS = ["--gid", "42", "--sid", "7", "--start", "2024-02-01", "--end", "2024-01-31"]
 BACKWARDS_REASON = (
@@ -60,7 +66,7 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def set_paused(stack, paused: bool) -> None:
     response = requests.patch(
-        f"{stack.api}/dags/rest-trigger",
+        f"{stack.api}/dags/{DAG_ID}",
         params={"update_mask": "is_paused"},
         json={"is_paused": paused},
         auth=stack.auth,
@@ -90,20 +96,20 @@ def client(airflow_stack) -> Iterator[RestTriggerClient]:
 def test_cli_waits_and_reports_the_total(airflow_stack) -> None:
     result = cli(airflow_stack, *ARGS, "--run-id", "client-cli-ok", "--wait")
     assert result.returncode == ExitCode.OK, result.stderr
-    summary = airflow_stack.xcom("client-cli-ok", "main_etl")
+    summary = airflow_stack.xcom("client-cli-ok", MAIN_ETL)
     assert summary["dag_run_id"] == "client-cli-ok"
     out = result.stdout.splitlines()
     assert out[0].startswith("run client-cli-ok success after ")
     assert [line.split()[:2] for line in out[1:3]] == [
-        ["pusher", "success"],
-        ["main_etl", "success"],
+        [PUSHER, "success"],
+        [MAIN_ETL, "success"],
     ]
     assert out[3] == f"total: {summary['total']}  (gid 42, sid 7, 2024-01-01..2024-03-31)"
     # Not a terminal: progress is plain lines on stderr, one per change, ending in success.
     progress = result.stderr.strip().splitlines()
     assert "\x1b[" not in result.stderr
     assert all(line.startswith("[") and " s] run " in line for line in progress)
-    assert all(" | pusher " in s and " | main_etl " in s for s in progress)
+    assert all(f" | {PUSHER} " in s and f" | {MAIN_ETL} " in s for s in progress)
     assert progress[0].split("] ", 1)[1].startswith(("run queued", "run running"))
     assert progress[-1].split("] ", 1)[1].startswith("run success | pusher success")
 
@@ -147,7 +153,7 @@ def test_cli_live_progress_on_a_terminal(airflow_stack) -> None:
     assert "\x1b[3F" in drawn  # back up over the 3-line block (run + 2 tasks) to redraw it
     last_block = drawn.rsplit("\x1b[3F", 1)[1]
     assert "run client-cli-tty: success" in last_block
-    for task in ("pusher", "main_etl"):
+    for task in (PUSHER, MAIN_ETL):
         assert f"[ok] {task}" in last_block
     assert stdout.startswith("run client-cli-tty success")
 
@@ -187,7 +193,7 @@ def test_cli_missing_dag(airflow_stack) -> None:
 def test_cli_paused_dag_is_refused_then_unpaused(airflow_stack, paused_dag) -> None:
     refused = cli(airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait")
     assert refused.returncode == ExitCode.DAG_UNAVAILABLE
-    assert "DAG 'rest-trigger' is paused" in error_line(refused)
+    assert f"DAG {DAG_ID!r} is paused" in error_line(refused)
     assert "--unpause" in error_line(refused)
     # Nothing was created to sit queued.
     assert airflow_stack.get(f"{RUNS}/client-cli-paused").status_code == 404
@@ -203,8 +209,8 @@ def test_cli_paused_dag_is_refused_then_unpaused(airflow_stack, paused_dag) -> N
         airflow_stack, *ARGS, "--run-id", "client-cli-paused", "--wait", "--unpause", **admin
     )
     assert fixed.returncode == ExitCode.OK, fixed.stderr
-    assert "rest-trigger: unpaused DAG 'rest-trigger'" in fixed.stderr
-    assert airflow_stack.get("/dags/rest-trigger").json()["is_paused"] is False
+    assert f"rest-trigger: unpaused DAG {DAG_ID!r}" in fixed.stderr
+    assert airflow_stack.get(f"/dags/{DAG_ID}").json()["is_paused"] is False
 
 
 def test_cli_used_run_id_attaches_with_wait(airflow_stack) -> None:
@@ -224,7 +230,7 @@ def test_cli_used_run_id_attaches_with_wait(airflow_stack) -> None:
     assert report["attached"] is True
     assert report["state"] == "success"
     assert report["conf"] == CONF
-    assert report["summary"] == airflow_stack.xcom("client-cli-409", "main_etl")
+    assert report["summary"] == airflow_stack.xcom("client-cli-409", MAIN_ETL)
 
     other = cli(airflow_stack, *ARGS, "--sid", "8", "--run-id", "client-cli-409", "--wait")
     assert other.returncode == ExitCode.RUN_ID_CONFLICT
@@ -235,11 +241,11 @@ def test_cli_failed_run_shows_the_reason_and_log_tail(airflow_stack) -> None:
     result = cli(airflow_stack, *BACKWARDS, "--run-id", "client-cli-failed", "--wait")
     assert result.returncode == ExitCode.RUN_FAILED
     assert result.stdout.startswith("run client-cli-failed failed after ")
-    assert f"pusher failed (try 1): {BACKWARDS_REASON}" in result.stdout
+    assert f"{PUSHER} failed (try 1): {BACKWARDS_REASON}" in result.stdout
     tail = result.stdout.split("--- the end of pusher's log (try 1) ---\n", 1)[1]
     assert f"airflow.exceptions.{BACKWARDS_REASON}" in tail  # the log, as the API serves it
     assert error_line(result) == (
-        f"rest-trigger: error: run 'client-cli-failed' failed: pusher: {BACKWARDS_REASON}"
+        f"rest-trigger: error: run 'client-cli-failed' failed: {PUSHER}: {BACKWARDS_REASON}"
     )
 
 
@@ -265,11 +271,11 @@ def test_api_trigger_and_wait(airflow_stack) -> None:
         password=airflow_stack.caller[1],
     )
     assert result.ok and not result.attached
-    assert result.summary == airflow_stack.xcom("client-api-ok", "main_etl")
+    assert result.summary == airflow_stack.xcom("client-api-ok", MAIN_ETL)
     assert result.total == result.summary["total"]
     assert [(t.task_id, t.state) for t in result.tasks] == [
-        ("pusher", "success"),
-        ("main_etl", "success"),
+        (PUSHER, "success"),
+        (MAIN_ETL, "success"),
     ]
     assert not seen[0].finished and seen[-1].finished
 
@@ -296,7 +302,7 @@ def test_api_failed_run_raises_with_reason(airflow_stack) -> None:
     assert failed.value.exit_code == ExitCode.RUN_FAILED
     [failure] = failed.value.result.failures
     assert (failure.task_id, failure.try_number, failure.reason) == (
-        "pusher",
+        PUSHER,
         1,
         BACKWARDS_REASON,
     )
@@ -343,7 +349,7 @@ class Sent:
 def record_requests(client: RestTriggerClient, monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
     """Every HTTP request the client sends from now on, with its answer's status: urllib3's pool
     manager under the generated client, wrapped (each retry and each page is a request)."""
-    manager = client._api.rest_client.pool_manager
+    manager = client.transport.api.rest_client.pool_manager
     send = manager.request
     sent: list[Sent] = []
 

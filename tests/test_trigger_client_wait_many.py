@@ -1,6 +1,10 @@
 """``RestTriggerClient.wait_many`` without a server: the paging, the client-side filter, the
 progress counts and the listing window (pure functions), then the client itself against a fake
-Airflow at the urllib3 level, so the requests checked are the ones the generated client sends."""
+Airflow at the urllib3 level, so the requests checked are the ones the generated client sends.
+
+Over 250 lines because both halves test the one method and build their runs with the same
+helper (run_json): split, the second module would import it from the first.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +34,11 @@ from rest_trigger_client.many import (
     count_progress,
     parse_page,
 )
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
 BATCH = ("POST", "/api/v1/dags/~/dagRuns/list")
-PER_DAG = ("GET", "/api/v1/dags/rest-trigger/dagRuns")
+PER_DAG = ("GET", f"/api/v1/dags/{DAG_ID}/dagRuns")
 
 
 def run_json(run_id: str, state: str = "queued", minute: int = 0, **extra: Any) -> dict[str, Any]:
@@ -41,13 +46,13 @@ def run_json(run_id: str, state: str = "queued", minute: int = 0, **extra: Any) 
     whose dates the generated model would turn into dates)."""
     logical = (T0 + dt.timedelta(minutes=minute)).isoformat()
     return {
-        "dag_id": "rest-trigger",
+        "dag_id": DAG_ID,
         "dag_run_id": run_id,
         "state": state,
         "logical_date": logical,
         "execution_date": logical,
         "end_date": None,
-        "conf": {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"},
+        "conf": dict(DEMO_CONF),
         **extra,
     }
 
@@ -187,8 +192,8 @@ class FakeAirflow:
             return self._listing(params, "page_offset", "page_limit", self.batch_status)
         if (method, path) == PER_DAG:
             return self._listing(params, "offset", "limit", self.per_dag_status)
-        if path == "/api/v1/dags/rest-trigger":
-            return _answer(self.dag_status, {"dag_id": "rest-trigger", "is_paused": False})
+        if path == f"/api/v1/dags/{DAG_ID}":
+            return _answer(self.dag_status, {"dag_id": DAG_ID, "is_paused": False})
         if path == "/api/v1/dags":
             return _answer(200, {"dags": [], "total_entries": 0})
         raise AssertionError(f"unexpected request {method} {url}")
@@ -251,7 +256,7 @@ def fake() -> FakeAirflow:
 
 def client_for(fake: FakeAirflow) -> RestTriggerClient:
     client = RestTriggerClient("http://airflow.test", "caller", "caller", connect_retries=0)
-    client._api.rest_client.pool_manager = fake  # every request of the generated client
+    client.transport.api.rest_client.pool_manager = fake  # every request of the generated client
     return client
 
 
@@ -277,7 +282,7 @@ def test_one_batch_listing_per_poll_and_no_request_per_run(fake: FakeAirflow) ->
     first = fake.requests[0][2]
     since = dt.datetime.fromisoformat(first.pop("execution_date_gte"))
     assert first == {
-        "dag_ids": ["rest-trigger"],
+        "dag_ids": [DAG_ID],
         "page_limit": 100,
         "page_offset": 0,
         "order_by": "-id",

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from rest_trigger_etl.names import DAG_ID, DEMO_CONF, TASK_IDS
+
 pytestmark = pytest.mark.e2e
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -29,8 +31,8 @@ LAUNCH_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 UI_TIMEOUT_MS = 90_000  # a 2-core machine shared with other stacks
 RUN_ID = "ui-review-1"
-CONF = {"gid": 42, "sid": 7, "date_start": "2024-01-01", "date_end": "2024-03-31"}
-TASKS = ("pusher", "main_etl")
+CONF = DEMO_CONF
+TASKS = TASK_IDS
 
 # The legacy list views as {column header: cell text} rows (the filter form's table has no
 # header, so only the list's rows match its header count).
@@ -101,7 +103,7 @@ def test_grid_shows_the_run_its_conf_and_tasks(page, airflow_stack, reviewed_run
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
     base = airflow_stack.base_url
-    page.goto(f"{base}/dags/rest-trigger/grid?dag_run_id={reviewed_run}")
+    page.goto(f"{base}/dags/{DAG_ID}/grid?dag_run_id={reviewed_run}")
     expect(detail_value(page, "Run ID")).to_have_text(reviewed_run)
     expect(detail_value(page, "Status")).to_have_text("success")
     expect(detail_value(page, "Run type")).to_contain_text("manual")
@@ -114,7 +116,7 @@ def test_grid_shows_the_run_its_conf_and_tasks(page, airflow_stack, reviewed_run
     shot(page, "ui-grid-run")
 
     for task in TASKS:
-        page.goto(f"{base}/dags/rest-trigger/grid?dag_run_id={reviewed_run}&task_id={task}")
+        page.goto(f"{base}/dags/{DAG_ID}/grid?dag_run_id={reviewed_run}&task_id={task}")
         expect(detail_value(page, "Task ID")).to_have_text(task)
         expect(detail_value(page, "Run ID")).to_have_text(reviewed_run)
         expect(detail_value(page, "Status")).to_have_text("success")
@@ -127,7 +129,7 @@ def test_legacy_lists_show_the_run_and_its_tasks(page, airflow_stack, reviewed_r
     page.goto(f"{base}/dagrun/list/?_flt_3_run_id={reviewed_run}")
     page.wait_for_selector("table.table-bordered")
     [run] = page.evaluate(LIST_ROWS_JS)
-    assert (run["Dag Id"], run["Run Id"], run["State"]) == ("rest-trigger", reviewed_run, "success")
+    assert (run["Dag Id"], run["Run Id"], run["State"]) == (DAG_ID, reviewed_run, "success")
     assert json.loads(run["Conf"]) == CONF
     shot(page, "ui-dagrun-list")
 
