@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
+from rest_trigger_local.ports import free_port, port_is_free
 from tests.fixtures.activity_rows import EXCLUDED
 from tests.fixtures.compose_stack import (
     PROJECT_DIR,
@@ -70,15 +70,6 @@ SECRET_FILES = (
 INIT_CAPS = {"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"}
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _holder(port: int) -> str:
     """Who listens on 127.0.0.1:port (or every address), for the test's report."""
     for conn in psutil.net_connections("tcp"):
@@ -88,12 +79,6 @@ def _holder(port: int) -> str:
             except psutil.Error:
                 return f"pid {conn.pid}"
     return "no listener seen"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def doc_blocks() -> list[str]:
@@ -139,8 +124,8 @@ def project() -> Iterator[ComposeProject]:
     # The documented ports; any one taken on this machine is moved, as docs/docker.md tells a
     # user to, and the test says which and who holds it (a CI run once met 8080 taken).
     for name, port in (("AIRFLOW_PORT", 8080), ("WAREHOUSE_PORT", 5439), ("FLOWER_PORT", 5555)):
-        if not _port_free(port):
-            env[name] = str(_free_port())
+        if not port_is_free("127.0.0.1", port):
+            env[name] = str(free_port())
             print(f"\n  port {port} is taken ({_holder(port)}): {name}={env[name]}")
     compose = ComposeProject(directory, env)
     print(f"\ncompose project {compose.name} in {directory}")
