@@ -103,10 +103,11 @@ format: $(STAMP) ## Apply ruff's fixes and formatter
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-lock: ## Re-resolve requirements.lock and requirements-dev.lock from the pinned inputs
+lock: ## Re-resolve requirements.lock, requirements-dev.lock and requirements-airflow3.lock from the pinned inputs
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet uv; }
 	$(UV) pip compile --quiet requirements.txt -o requirements.lock --python-version 3.11 --python-platform linux
 	$(UV) pip compile --quiet requirements-dev.txt -c requirements.lock -o requirements-dev.lock --python-version 3.11 --python-platform linux
+	$(UV) pip compile --quiet requirements-airflow3.txt -o requirements-airflow3.lock --python-version 3.11 --python-platform linux
 
 # The benchmark (bench/, docs/benchmarks.md): starts its own stacks on free ports, prints a
 # markdown table, writes bench/results/latest.json. The full run waits for a quiet machine and
