@@ -79,18 +79,18 @@ offline-images: ## Build local stand-ins for the upstream images (docker/offline
 test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, celery, stop (engine started if needed)
 	@owned=0; docker/engine.sh owned && owned=1; \
 	docker/engine.sh start; rc=0; \
-	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/test_compose_stack.py || rc=$$?; \
+	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/compose/test_compose_stack.py || rc=$$?; \
 	if [ "$$owned" = 0 ]; then docker/engine.sh stop; fi; exit $$rc
 
 test: $(STAMP) system-deps ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)
 	$(PY) -m pytest
 
-# The schemathesis property test of the REST API (tests/test_api_schema.py) with more examples
+# The schemathesis property test of the REST API (tests/e2e/test_api_schema.py) with more examples
 # per operation than `make test` runs (15); SCHEMA_EXAMPLES=n to choose.
 SCHEMA_EXAMPLES ?= 200
 .PHONY: test-api-fuzz
 test-api-fuzz: $(STAMP) ## The OpenAPI property test of the REST API, larger [SCHEMA_EXAMPLES=200]
-	SCHEMA_EXAMPLES=$(SCHEMA_EXAMPLES) $(PY) -m pytest tests/test_api_schema.py
+	SCHEMA_EXAMPLES=$(SCHEMA_EXAMPLES) $(PY) -m pytest tests/e2e/test_api_schema.py
 
 test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL safety)
 	$(PY) -m pytest -m "not integration and not e2e and not compose"
@@ -111,12 +111,15 @@ lock: ## Re-resolve requirements.lock, requirements-dev.lock and requirements-ai
 
 # The benchmark (bench/, docs/benchmarks.md): starts its own stacks on free ports, prints a
 # markdown table, writes bench/results/latest.json. The full run waits for a quiet machine and
-# takes ~15 min; BENCH_ARGS="--quick" is a small check, `.venv/bin/python -m bench --help` lists
-# the knobs.
+# takes ~15 min; `make bench-quick` is a small check (bench/results/quick.json). A section that
+# fails fails the command. `.venv/bin/python -m bench --help` lists the knobs.
 BENCH_ARGS ?=
-.PHONY: bench
-bench: $(STAMP) ## Latency (as callers see it), burst, floor, parse and query scale vs stock Airflow [BENCH_ARGS="--quick"]
+.PHONY: bench bench-quick
+bench: $(STAMP) ## Latency (as callers see it), burst, floor, parse and query scale vs stock Airflow [BENCH_ARGS=...]
 	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: $(STAMP) ## The benchmark with small counts (a check that it works, not figures): bench --quick
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 # The task processes' profile (docs/benchmarks.md): py-spy on the scheduler and everything it
 # forks during sequential runs; prints samples by kind of process and the top functions.

@@ -2,7 +2,7 @@
 
 Airflow 2.11 passes several query values straight into its SQL or its enums without checking
 them, and what it gets back escapes the REST API as an HTML 500 page. Found by
-tests/test_api_schema.py (schemathesis, Airflow's own OpenAPI spec) on the endpoints callers
+tests/e2e/test_api_schema.py (schemathesis, Airflow's own OpenAPI spec) on the endpoints callers
 use (dagRuns, a run, its task instances, XCom, logs):
 
 - a negative ``limit``, or an ``offset`` or number beyond PostgreSQL's integer range, or a date

@@ -1,5 +1,5 @@
 """The DAG-parse probe: what parsing dags/rest_trigger.py costs, whether it touches the metadata
-database, and which modules it imports. The tests (tests/test_dag_integrity.py) and the
+database, and which modules it imports. The tests (tests/dags/test_dag_integrity.py) and the
 benchmark's parse section both run it.
 
 Run it in a fresh process, so that nothing is imported yet: ``python -m

@@ -8,7 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from rest_trigger_local.settings import PROJECT_DIR
+
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="rest-trigger-test-airflow-")
 # As root, an embedded server whose data folder its user cannot reach keeps its data here
 # (rest_trigger_local/pg_root.py), not in /var/lib/rest-trigger; removed when the session ends.
@@ -33,4 +34,4 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     shutil.rmtree(_PG_FALLBACK, ignore_errors=True)
 
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.airflow_stack"]
+pytest_plugins = ["tests.support.databases", "tests.support.airflow_stack"]

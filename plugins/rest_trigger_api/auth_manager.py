@@ -10,7 +10,7 @@ stock roles are unaffected: those that may create runs (User, Op, Admin) may edi
 Also: a DAG id that contains a dot and names no DAG is an unknown DAG (403 or 404), not a
 server error. For such an id FAB (provider 1.5.4) looks up a sub-DAG's root in the database;
 with no such DAG the lookup returns None, and every API request on that id, with or without
-credentials, ended in ``AttributeError`` and an HTML 500. Found by tests/test_api_schema.py
+credentials, ended in ``AttributeError`` and an HTML 500. Found by tests/e2e/test_api_schema.py
 (schemathesis, Airflow's own OpenAPI spec).
 """
 

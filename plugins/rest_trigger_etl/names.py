@@ -5,7 +5,7 @@ Plain constants and nothing else, imported by the DAG (Airflow puts ``plugins/``
 ``sys.path``), by the trigger client (``pyproject.toml`` installs ``rest_trigger_etl`` with it),
 and by the bench and the tests. The conf's parameters are ``run_conf.PARAM_SPECS``.
 Callers spell these names in URLs and scripts: renaming one is a breaking change for them
-(``tests/test_dag_integrity.py`` pins them).
+(``tests/dags/test_dag_integrity.py`` pins them).
 """
 
 from __future__ import annotations

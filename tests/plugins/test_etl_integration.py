@@ -10,8 +10,9 @@ import pytest
 from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
 from rest_trigger_etl.run_conf import RunRequest
 from rest_trigger_local import warehouse as local_warehouse
-from tests.fixtures import activity_rows
-from tests.fixtures.activity_rows import (
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support import activity_rows
+from tests.support.activity_rows import (
     FEB_1,
     FEB_29,
     GID,
@@ -192,7 +193,7 @@ def test_demo_data_has_every_message_kind_and_rows_with_no_user(warehouse) -> No
 def test_the_readmes_example_total_is_what_the_default_demo_data_gives(warehouse) -> None:
     """README.md quotes the example's total; it must be what `make run`'s demo data gives,
     counted here by the test's own arithmetic over the raw rows."""
-    readme = (activity_rows.PROJECT_DIR / "README.md").read_text()
+    readme = (PROJECT_DIR / "README.md").read_text()
     quoted = {int(n) for n in re.findall(r'"gid": 42, "sid": 7, [^}]*"total": (\d+)\}', readme)}
     assert len(quoted) == 1, quoted
     conn = warehouse.psycopg_connect()

@@ -4,14 +4,14 @@ LocalExecutor's tasks (the scheduler); everywhere else importing it must stay fr
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
 from rest_trigger_etl.names import DAG_ID, MAIN_ETL
-from tests.fixtures.probe import python_probe
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.probe import python_probe
 
-PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+PLUGINS = PROJECT_DIR / "plugins"
 sys.path.insert(0, str(PLUGINS))
 
 from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # noqa: E402

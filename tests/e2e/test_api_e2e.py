@@ -1,5 +1,10 @@
 """End to end through the real REST API (basic auth), webserver and scheduler, started the way
-`make run` starts them, against the embedded PostgreSQL warehouse."""
+`make run` starts them, against the embedded PostgreSQL warehouse.
+
+A little over 250 lines because every test here runs against the session's one stack and reads
+its warehouse and task logs through the four helpers at the top; split, the halves would share
+those helpers and the stack anyway.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import pytest
 import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
-from tests.fixtures import activity_rows
+from tests.support import activity_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
 from rest_trigger_local.settings import PROJECT_DIR
-from tests.fixtures.airflow_stack import AirflowStack, start_stack, stop_stack
+from tests.support.airflow_stack import AirflowStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +85,7 @@ def secure_stack() -> Iterator[tuple[AirflowStack, Path, dict[str, str]]]:
     logins = passwords()
     exec_log = Path(tempfile.mkdtemp(prefix="rest-trigger-test-exec-")) / "argv.jsonl"
     stack = start_stack(
-        module="tests.fixtures.audited_launcher",
+        module="tests.support.audited_launcher",
         REST_TRIGGER_TEST_EXEC_LOG=str(exec_log),
         AIRFLOW__CORE__DAGS_FOLDER=str(dag_folder()),
         AIRFLOW__WEBSERVER__WORKERS="1",

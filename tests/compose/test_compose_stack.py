@@ -37,8 +37,8 @@ from cryptography.fernet import Fernet
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
 from rest_trigger_local.ports import free_port, port_is_free
-from tests.fixtures.activity_rows import EXCLUDED
-from tests.fixtures.compose_stack import (
+from tests.support.activity_rows import EXCLUDED
+from tests.support.compose_stack import (
     PROJECT_DIR,
     Api,
     ComposeProject,

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import configparser
 import importlib
-from pathlib import Path
 
 from rest_trigger_api.cached_basic_auth import VerifiedLogins, login_message
 
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.clock import ManualClock
 
 
 def test_a_verified_login_is_remembered_for_the_ttl_only() -> None:
-    clock = Clock()
+    clock = ManualClock()
     logins = VerifiedLogins(ttl=60, clock=clock)
     logins.remember("admin", "s3cret", 7)
     assert logins.user_id("admin", "s3cret") == 7
@@ -64,7 +56,7 @@ def test_neither_password_nor_a_portable_hash_is_kept() -> None:
 
 
 def test_size_is_bounded() -> None:
-    clock = Clock()
+    clock = ManualClock()
     logins = VerifiedLogins(ttl=60, max_entries=3, clock=clock)
     for n in range(10):
         logins.remember(f"user{n}", "pw", n)
@@ -80,7 +72,7 @@ def test_a_zero_ttl_remembers_nothing() -> None:
 
 def test_airflow_cfg_names_this_backend_first() -> None:
     cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(Path(__file__).resolve().parents[1] / "airflow.cfg")
+    cfg.read(PROJECT_DIR / "airflow.cfg")
     assert cfg["core"]["auth_manager"] == "rest_trigger_api.auth_manager.RestTriggerAuthManager"
     backends = [b.strip() for b in cfg["api"]["auth_backends"].split(",")]
     assert backends[0] == "rest_trigger_api.cached_basic_auth"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import pytest
 import sqlglot
@@ -14,8 +13,9 @@ from airflow.models import DagBag
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from rest_trigger_etl.sql_files import SQL_DIR, load_sql
+from rest_trigger_local.settings import PROJECT_DIR
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = PROJECT_DIR
 HOSTILE = [
     "1; DROP TABLE dim_account; --",
     "1 OR 1=1",

@@ -4,7 +4,6 @@ nothing heavy at module top, and follows the project's policy."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from airflow.models import DagBag
@@ -12,9 +11,10 @@ from airflow.models import DagBag
 from rest_trigger_etl import names
 from rest_trigger_etl.names import DAG_ID, MAIN_ETL, PUSHER
 from rest_trigger_etl.run_conf import PARAM_SPECS
-from tests.fixtures.probe import python_probe
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.probe import python_probe
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = PROJECT_DIR / "dags"
 
 
 @pytest.fixture(scope="module")

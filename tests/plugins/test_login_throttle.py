@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rest_trigger_api.login_throttle import LoginThrottle
 
-from tests.test_cached_basic_auth import Clock
+from tests.support.clock import ManualClock
 
 
 def test_a_username_is_locked_after_its_limit_until_the_oldest_failure_leaves_the_window() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = LoginThrottle(window=300, per_user=3, per_address=100, clock=clock)
     for n in range(3):
         assert throttle.retry_after("caller", "10.0.0.1") is None
@@ -25,7 +25,7 @@ def test_a_username_is_locked_after_its_limit_until_the_oldest_failure_leaves_th
 
 
 def test_an_address_is_locked_after_its_limit_whatever_the_usernames() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = LoginThrottle(window=60, per_user=100, per_address=4, clock=clock)
     for n in range(4):
         assert throttle.retry_after(f"user{n}", "192.0.2.7") is None
@@ -35,7 +35,7 @@ def test_an_address_is_locked_after_its_limit_whatever_the_usernames() -> None:
 
 
 def test_a_flood_keeps_the_lock_and_bounded_memory() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = LoginThrottle(window=60, per_user=5, per_address=20, max_keys=50, clock=clock)
     for n in range(10_000):
         throttle.failed(f"guess{n}", f"198.51.100.{n % 256}")
@@ -45,7 +45,7 @@ def test_a_flood_keeps_the_lock_and_bounded_memory() -> None:
 
 
 def test_failures_spread_wider_than_the_window_never_lock() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = LoginThrottle(window=60, per_user=3, per_address=3, clock=clock)
     for _ in range(20):
         throttle.failed("caller", "127.0.0.1")

@@ -11,9 +11,10 @@ from airflow.models import DagBag, XCom
 
 from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from rest_trigger_local import warehouse as local_warehouse
-from tests.fixtures import activity_rows
-from tests.fixtures.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
-from tests.fixtures.databases import Warehouse
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support import activity_rows
+from tests.support.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
+from tests.support.databases import Warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def dag() -> Any:
     from airflow.utils import db
 
     db.initdb()  # the tests' throwaway SQLite metadata DB (conftest)
-    bag = DagBag(dag_folder=str(activity_rows.PROJECT_DIR / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"), include_examples=False)
     return bag.dags[DAG_ID]
 
 

@@ -4,12 +4,12 @@ problem, with or without credentials, on the API and the UI alike; never Airflow
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
+from rest_trigger_local.settings import PROJECT_DIR
 
 LIMIT = 64 * 1024
 RUNS = f"/dags/{DAG_ID}/dagRuns"
@@ -27,7 +27,7 @@ def test_make_run_and_the_compose_stack_use_the_one_webserver_config() -> None:
 
     import yaml
 
-    project = Path(__file__).resolve().parents[1]
+    project = PROJECT_DIR
     cfg = configparser.RawConfigParser()
     cfg.read(project / "airflow.cfg")
     assert cfg["webserver"]["config_file"] == "${REST_TRIGGER_HOME}/webserver_config.py"

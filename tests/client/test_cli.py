@@ -6,31 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-from pathlib import Path
 
 from rest_trigger_client.errors import ExitCode
 from rest_trigger_client.results import RunConf
 from rest_trigger_client.run_id import RUN_ID_PATTERN, default_run_id
-from rest_trigger_local.harness import env_without_airflow
-from tests.fixtures.databases import free_port
-
-CLI = Path(sys.executable).with_name("rest-trigger")
-ARGS = ["--gid", "42", "--sid", "7", "--start", "2024-01-01", "--end", "2024-03-31"]
-
-
-# The caller's environment without any Airflow settings (the tests' own included).
-client_env = env_without_airflow
-
-
-def rest_trigger(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
-    assert CLI.exists(), f"{CLI} is missing: run `make venv` to install the entry point"
-    return subprocess.run(
-        [str(CLI), *args],
-        env=env or client_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.support.cli import ARGS, client_env, rest_trigger
+from tests.support.databases import free_port
 
 
 def test_help_documents_every_exit_code() -> None:

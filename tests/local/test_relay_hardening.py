@@ -17,7 +17,7 @@ from rest_trigger_local.relay import (
     SSL_REQUEST,
     Relay,
 )
-from tests.fixtures.databases import Warehouse, free_port
+from tests.support.databases import Warehouse, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -40,7 +40,7 @@ from rest_trigger_client import (
 )
 from rest_trigger_client.many import LOOKBACK, PAGE_LIMIT
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
-from tests.test_trigger_client_cli import ARGS, CLI, client_env, rest_trigger
+from tests.support.cli import ARGS, CLI, client_env, rest_trigger
 
 pytestmark = pytest.mark.e2e
 

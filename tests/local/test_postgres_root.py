@@ -19,7 +19,7 @@ import pytest
 from rest_trigger_local import pg_root
 from rest_trigger_local.postgres import EmbeddedPostgres
 from rest_trigger_local.settings import Settings
-from tests.fixtures.databases import free_port, open_temp_folder
+from tests.support.databases import free_port, open_temp_folder
 
 pytestmark = pytest.mark.integration
 

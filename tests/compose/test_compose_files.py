@@ -1,4 +1,4 @@
-"""The compose files, checked where the real run (tests/test_compose_stack.py) cannot reach.
+"""The compose files, checked where the real run (tests/compose/test_compose_stack.py) cannot reach.
 
 Kept because `make test-compose` does not cover them: the profiles it never starts (flower,
 debug) must still be valid and self-contained, with no .env too; `.env` values must win; every
@@ -8,6 +8,9 @@ image tag must agree with the lock; the build context must never carry `.env`; a
 environment variable may override airflow.cfg's API auth or pause new DAGs (a failure the real
 run would show only as a 403 or a run queued forever, far from its cause). These need Compose
 v2's `docker compose config` (no engine needed), or Debian's docker-compose 1.29 for the file.
+
+A little over 250 lines because the checks are short and share the helpers that render the file
+with and without `.env` (compose_config, rendered); split, both halves would import them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from rest_trigger_local.settings import PROJECT_DIR
+
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yaml"
 ENV_EXAMPLE = PROJECT_DIR / ".env.example"
 DOCKERFILE = PROJECT_DIR / "Dockerfile"

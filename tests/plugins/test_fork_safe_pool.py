@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.fixtures.databases import Warehouse
-from tests.fixtures.probe import python_probe
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.databases import Warehouse
+from tests.support.probe import python_probe
 
-PLUGINS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins")
+PLUGINS = str(PROJECT_DIR / "plugins")
 
 
 def backend_pid(engine: Any) -> int:

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from rest_trigger_etl.names import DAG_ID, MAIN_ETL
-from tests.fixtures.airflow_stack import start_stack, stop_stack
+from tests.support.airflow_stack import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, TASK_IDS
+from rest_trigger_local.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

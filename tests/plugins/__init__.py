@@ -1,0 +1,2 @@
+"""plugins/: the ETL (conf checks, SQL files, the load), the API auth plugins, the fork and
+preload hooks."""
