@@ -66,7 +66,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="wait until the 1-min load average is below this (0: don't wait)",
     )
     p.add_argument("--wait-timeout", type=float, default=1800, help="longest wait for it, s")
-    p.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    p.add_argument("--out", type=Path, help="default: bench/results/latest.json (quick.json)")
     p.add_argument("--copy-to", type=Path, help="also write the JSON here (e.g. docs/...)")
     args = p.parse_args(argv)
     if args.quick:
@@ -75,6 +75,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         args.floor_runs = 2
         args.scale_sizes, args.scale_runs, args.queries = "10000,100000", 2, 5
         args.demo_rows, args.wait_load = 100_000, 0
+    # A quick check never overwrites the figures of a full run.
+    args.out = args.out or RESULTS / ("quick.json" if args.quick else "latest.json")
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
@@ -153,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         args.copy_to.write_text(json.dumps(result, indent=2) + "\n")
     sys.stdout.write(table)
     say(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    # The figures that were measured are written either way; a section that failed fails the
+    # command, so `make bench` (and its --quick check) cannot pass on a broken measurement.
+    if result.get("errors"):
+        say(f"failed: {', '.join(sorted(result['errors']))}")
+        return 1
     return 0
 
 
