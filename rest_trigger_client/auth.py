@@ -52,6 +52,7 @@ class TokenAuth:
         self._post = post
         self._token: str | None = None
         self._renew_at = 0.0  # time.time() after which the token is fetched again
+        self.expires_at: float | None = None  # the current token's exp claim
         self.fetched = 0  # tokens fetched so far (the tests read it)
 
     def headers(self) -> dict[str, str]:
@@ -75,7 +76,8 @@ class TokenAuth:
         self._token = str(answer.json()["access_token"])
         self.fetched += 1
         issued = time.time()
-        expires = token_expiry(self._token) or issued + 3600
+        self.expires_at = token_expiry(self._token)
+        expires = self.expires_at or issued + 3600
         margin = min(RENEW_MARGIN_SECONDS, max(0.0, expires - issued) * RENEW_MARGIN_SHARE)
         self._renew_at = expires - margin
 
