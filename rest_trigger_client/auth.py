@@ -63,7 +63,9 @@ class TokenAuth:
     def refused(self, status: int, body: bytes) -> bool:
         """Whether Airflow refused the token itself (expired, or signed with a secret it no
         longer has): then forget it, so that the next ``headers()`` fetches a new one. Airflow
-        3.3 answers 401 without a token and 403 "Invalid JWT token" for a bad or expired one."""
+        3.3 answers 401 without a token and for an expired one ("Token Expired", once its
+        ``[api_auth] jwt_leeway`` has passed too), 403 "Invalid JWT token" for one it cannot
+        verify."""
         if status == 401 or (status == 403 and b"JWT" in body):
             self._token = None
             return True

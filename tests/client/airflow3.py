@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -42,6 +43,8 @@ WAREHOUSE = {"user": "warehouse", "password": "warehouse", "db": "dev"}
 DEMO_ROWS = 50_000  # as the 2.11 end-to-end stack seeds it
 # Short, so that the tests see tokens expire and the client renew them.
 TOKEN_LIFETIME = 20
+# Airflow still accepts a token this long after its exp ([api_auth] jwt_leeway, its default).
+TOKEN_LEEWAY = 10
 STARTUP_TIMEOUT = 420.0
 PROCESSES = ("api-server", "scheduler", "dag-processor")
 
@@ -60,6 +63,7 @@ class Airflow3Server:
     caller: tuple[str, str]
     home: Path
     token_lifetime: int
+    token_leeway: int
     env: dict[str, str] = field(repr=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
@@ -107,6 +111,7 @@ def _environment(venv: Path, home: Path, port: int, warehouse_port: int) -> dict
         AIRFLOW__API__SECRET_KEY=secret,
         AIRFLOW__API_AUTH__JWT_SECRET=secret + "-jwt",
         AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME=str(TOKEN_LIFETIME),
+        AIRFLOW__API_AUTH__JWT_LEEWAY=str(TOKEN_LEEWAY),
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK="False",
         AIRFLOW_CONN_REDSHIFT_DEFAULT=json.dumps(conn),
@@ -159,7 +164,9 @@ def running_airflow3(venv: Path):
     port = free_port()
     pg, relay_port = _start_warehouse(Path(tempfile.mkdtemp(prefix="af3-wh-", dir=home)))
     env = _environment(venv, home, port, relay_port)
-    server = Airflow3Server(f"http://127.0.0.1:{port}", ADMIN, CALLER, home, TOKEN_LIFETIME, env)
+    server = Airflow3Server(
+        f"http://127.0.0.1:{port}", ADMIN, CALLER, home, TOKEN_LIFETIME, TOKEN_LEEWAY, env
+    )
     try:
         _airflow(venv, env, "db", "migrate")
         for (user, password), role in ((ADMIN, "Admin"), (CALLER, "User")):
@@ -183,6 +190,7 @@ def running_airflow3(venv: Path):
     finally:
         _stop(server.processes)
         pg.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]], grace: float = 30.0) -> None:
