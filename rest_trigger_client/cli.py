@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from rest_trigger_client.api_version import CHOICES
 from rest_trigger_client.client import RestTriggerClient, raise_for_failure
 from rest_trigger_client.errors import EXIT_CODE_HELP, ExitCode, RestTriggerError
 from rest_trigger_client.progress import Progress
@@ -18,9 +19,10 @@ from rest_trigger_etl.names import DAG_ID
 PROG = "rest-trigger"
 
 DESCRIPTION = f"""\
-Trigger the {DAG_ID!r} DAG over Airflow's REST API (/api/v1, basic auth). With --wait, follow
-the run (each task's state and elapsed time) and print its state, main_etl's total, or the
-failing task's reason and log tail."""
+Trigger the {DAG_ID!r} DAG over Airflow's REST API: /api/v1 with basic auth (Airflow 2) or
+/api/v2 with a JWT fetched with the same login (Airflow 3), whichever the server speaks. With
+--wait, follow the run (each task's state and elapsed time) and print its state, main_etl's
+total, or the failing task's reason and log tail."""
 
 EPILOG = f"""\
 environment (the flags above win over it):
@@ -28,6 +30,7 @@ environment (the flags above win over it):
   AIRFLOW_USERNAME  default caller  (`make run`'s local-only caller account; set both for a
   AIRFLOW_PASSWORD  default caller   real Airflow. --unpause needs an account that may edit
                                      the DAG, such as the admin: the caller's may not)
+  AIRFLOW_API_VERSION  v1, v2 or auto (default: ask the server)
 
 examples:
   rest-trigger --gid 42 --sid 7 --start 2024-01-01 --end 2024-03-31 --wait
@@ -92,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="else AIRFLOW_PASSWORD (prefer the variable: flags show in the process list)",
     )
     conn.add_argument(
+        "--api", choices=CHOICES, default=None,
+        help="the REST API: v1 (Airflow 2, basic auth), v2 (Airflow 3, JWT) or auto: ask the "
+        "server once (default; else AIRFLOW_API_VERSION)",
+    )  # fmt: skip
+    conn.add_argument(
         "--connect-retries", type=int, default=4, metavar="N",
         help="retries, with backoff from 1 s doubling, while Airflow is unreachable (default 4)",
     )  # fmt: skip
@@ -104,13 +112,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     wait = args.wait or args.timeout is not None
     conf = RunConf(args.gid, args.sid, args.date_start, args.date_end)
     progress = Progress(sys.stderr)
-    client = RestTriggerClient(
-        args.url,
-        args.username,
-        args.password,
-        dag_id=args.dag_id,
-        connect_retries=args.connect_retries,
-    )
+    try:
+        client = RestTriggerClient(
+            args.url,
+            args.username,
+            args.password,
+            dag_id=args.dag_id,
+            api=args.api,
+            connect_retries=args.connect_retries,
+        )
+    except RestTriggerError as exc:  # an unknown AIRFLOW_API_VERSION
+        _note(f"error: {exc}")
+        return exc.exit_code
     try:
         triggered = client.trigger(conf, args.run_id, attach_existing=wait, unpause=args.unpause)
         if triggered.unpaused:

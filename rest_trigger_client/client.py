@@ -1,10 +1,11 @@
 """The Python API: ``RestTriggerClient`` (trigger ``rest-trigger``, wait for the run, collect its
 result), ``trigger_and_wait`` in one call, and ``raise_for_failure``.
 
-It speaks to Airflow's stable REST API (/api/v1, basic auth) through the official generated
-client, ``apache-airflow-client``, and adds what a caller needs on top: one exception per
-actionable error, retries with backoff while Airflow is unreachable, attaching to an existing
-run on a 409, and the failing task's reason from its log.
+It speaks to Airflow's stable REST API, /api/v1 with basic auth on Airflow 2 or /api/v2 with a
+JWT on Airflow 3 (asked once per client; ``api_version.py`` holds the differences), and adds
+what a caller needs on top: one exception per actionable error, retries with backoff while
+Airflow is unreachable, attaching to an existing run on a 409, and the failing task's reason
+from its log.
 
     from rest_trigger_client import RestTriggerClient, RunConf
 
@@ -13,7 +14,8 @@ run on a 409, and the failing task's reason from its log.
         result = client.wait(run.run_id, timeout=600)
         print(result.state, result.total)
 
-The class is assembled from one module per job: ``transport.py`` (HTTP, retries), ``runs.py``
+The class is assembled from one module per job: ``transport.py`` (HTTP, retries, the API
+version and the login: ``api_version.py``, ``auth.py``), ``runs.py``
 (the DAG's pause state, trigger, attach), ``waiting.py`` (status, wait, wait_many),
 ``results.py`` (XCom, summary, the result) and ``logs.py`` (task logs, failure reasons).
 """
@@ -41,18 +43,21 @@ class RestTriggerClient(RunsMixin, WaitMixin, ResultsMixin, LogsMixin):
         password: str | None = None,
         *,
         dag_id: str = DAG_ID,
+        api: str | None = None,
         connect_retries: int = 4,
         backoff_seconds: float = 1.0,
         request_timeout: float = 30.0,
     ):
         """Unset connection values come from AIRFLOW_URL / AIRFLOW_USERNAME / AIRFLOW_PASSWORD,
-        then from `make run`'s local defaults. While Airflow is unreachable (or answers
-        502/503/504) a call is retried ``connect_retries`` times, waiting ``backoff_seconds``,
-        then twice as long each time."""
+        then from `make run`'s local defaults. ``api``: "v1" (Airflow 2), "v2" (Airflow 3) or
+        "auto" (default, else AIRFLOW_API_VERSION: ask the server once). While Airflow is
+        unreachable (or answers 502/503/504) a call is retried ``connect_retries`` times,
+        waiting ``backoff_seconds``, then twice as long each time."""
         self.transport = Transport(
             base_url,
             username,
             password,
+            api=api,
             connect_retries=connect_retries,
             backoff_seconds=backoff_seconds,
             request_timeout=request_timeout,

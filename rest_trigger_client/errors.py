@@ -1,15 +1,14 @@
 """What can go wrong for a caller, each with its own exit code and a one-line message, and which
-of them an HTTP error answer from Airflow means."""
+of them an HTTP error answer from Airflow means (the same on /api/v1 and /api/v2)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_client.client.exceptions import ApiException
-
     from rest_trigger_client.results import RunResult
 
 
@@ -18,7 +17,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     ERROR = 1  # anything unexpected: an API answer none of the codes below describes
-    INVALID_INPUT = 2  # bad flags, or Airflow refused the conf (HTTP 400, with its reason)
+    INVALID_INPUT = 2  # bad flags, or Airflow refused the conf (HTTP 400/422, with its reason)
     BAD_CREDENTIALS = 3  # HTTP 401/403, or 429 after too many failed logins
     DAG_UNAVAILABLE = 4  # the DAG does not exist (404) or is paused
     RUN_ID_CONFLICT = 5  # the run id is used (409) and we did not attach to it
@@ -31,7 +30,8 @@ EXIT_CODE_HELP = """\
 exit codes:
   0  the run succeeded (with --wait), or was created (without --wait)
   1  unexpected error (an API answer not listed here)
-  2  invalid input: bad arguments, or Airflow refused the conf (HTTP 400, its reason shown)
+  2  invalid input: bad arguments, or Airflow refused the conf (HTTP 400 or 422, its reason
+     shown)
   3  bad credentials (HTTP 401/403), or too many failed logins (HTTP 429): check
      AIRFLOW_USERNAME / AIRFLOW_PASSWORD
   4  the DAG is missing (HTTP 404) or paused (--unpause unpauses it)
@@ -100,13 +100,28 @@ class ApiError(RestTriggerError):
         self.status = status
 
 
-def http_error(exc: ApiException, subject: str, username: str) -> RestTriggerError:
+class HttpError(Exception):
+    """An HTTP error answer as the transport received it; ``http_error`` says what it means."""
+
+    def __init__(
+        self, status: int, reason: str | None, body: bytes, headers: Mapping[str, str] | None
+    ):
+        super().__init__(f"HTTP {status} {reason or ''}".strip())
+        self.status = status
+        self.reason = reason
+        self.body = body
+        self.headers = headers or {}
+
+
+def http_error(exc: HttpError, subject: str, username: str) -> RestTriggerError:
     """The exception a caller can act on, for an HTTP error answer about ``subject`` to the
     request of user ``username``."""
     detail = problem_detail(exc)
     status = exc.status
-    if status == 400:
-        return InvalidInput(f"Airflow refused {subject} (HTTP 400): {detail}")
+    # /api/v1 refuses a bad body with 400; /api/v2 (FastAPI) with 422 when the body's shape is
+    # wrong (a param's value is still 400 there): both are the caller's input.
+    if status in (400, 422):
+        return InvalidInput(f"Airflow refused {subject} (HTTP {status}): {detail}")
     if status in (401, 403):
         return BadCredentials(
             f"Airflow refused the credentials of user {username!r} "
@@ -126,14 +141,30 @@ def http_error(exc: ApiException, subject: str, username: str) -> RestTriggerErr
     return ApiError(f"Airflow answered HTTP {status} for {subject}: {detail}", status)
 
 
-def problem_detail(exc: ApiException) -> str:
-    """The first line of Airflow's problem ``detail`` (jsonschema adds the schema below it)."""
+def problem_detail(exc: HttpError) -> str:
+    """The first line of Airflow's problem ``detail`` (jsonschema adds the schema below it).
+    /api/v1 sends a string; /api/v2 a string, FastAPI's list of field errors (422) or an object
+    with a ``message`` (its 409)."""
     body = exc.body
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     try:
-        detail = json.loads(body).get("detail") or json.loads(body).get("title")
+        payload = json.loads(body)
+        detail = _detail_text(payload.get("detail")) or payload.get("title")
     except (TypeError, ValueError, AttributeError):
         detail = None
     text = str(detail or exc.reason or "no detail")
     return text.strip().splitlines()[0] if text.strip() else "no detail"
+
+
+def _detail_text(detail: Any) -> str | None:
+    if isinstance(detail, list):  # FastAPI: [{"loc": ["body", "conf"], "msg": "..."}, ...]
+        return "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg')}"
+            if isinstance(item, dict)
+            else str(item)
+            for item in detail
+        )
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail.get("reason") or json.dumps(detail))
+    return detail

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from airflow_client.client.exceptions import ApiException
-
-from rest_trigger_client.errors import RestTriggerError
+from rest_trigger_client.errors import HttpError, RestTriggerError
 from rest_trigger_client.results import TaskFailure, TaskStatus
 
 if TYPE_CHECKING:
@@ -27,29 +25,22 @@ class LogsMixin:
     dag_id: str
 
     def task_log(self, run_id: str, task_id: str, try_number: int) -> str:
-        """The task try's whole log as text (the API's text/plain form; the generated method
-        only asks for JSON, whose ``content`` is a Python repr)."""
+        """The task try's whole log as text: /api/v1's text/plain form, or /api/v2's structured
+        records as lines (api_version.py)."""
+        path = LOG_PATH.format(
+            dag_id=self.dag_id,
+            dag_run_id=run_id,
+            task_id=task_id,
+            task_try_number=max(1, try_number),
+        )
+        version = self.transport.version
         try:
-            response = self.transport.call(
-                "GET log",
-                self.transport.api.call_api,
-                LOG_PATH,
-                "GET",
-                path_params={
-                    "dag_id": self.dag_id,
-                    "dag_run_id": run_id,
-                    "task_id": task_id,
-                    "task_try_number": max(1, try_number),
-                },
-                query_params=[("full_content", "true")],
-                header_params={"Accept": "text/plain"},
-                auth_settings=["Basic"],
-                _preload_content=False,
-                _return_http_data_only=True,
+            answer = self.transport.send(
+                "GET log", "GET", path, params={"full_content": "true"}, accept=version.log_accept
             )
-        except ApiException as exc:
+        except HttpError as exc:
             raise self.transport.error(exc, f"the log of {task_id} in run {run_id!r}") from None
-        return response.data.decode("utf-8", errors="replace")
+        return version.log_text(answer)
 
     def _failure(self, run_id: str, task: TaskStatus, log_lines: int) -> TaskFailure:
         try:

@@ -1,8 +1,9 @@
 """Waiting for many runs at once: what one poll asks Airflow and what its answers mean.
 
 One poll is one run listing for all the runs still waited for (apache/airflow#27782), not a
-GET per run: ``POST /dags/~/dagRuns/list`` with ``execution_date_gte`` no later than the
-earliest logical date among them, paged by ``page_offset``. The listing has no run-id filter
+GET per run: ``POST /dags/~/dagRuns/list`` with ``execution_date_gte`` (/api/v1;
+``run_after_gte`` on /api/v2, where the client's runs have no logical date) no later than the
+earliest such date among them, paged by ``page_offset``. The listing has no run-id filter
 in /api/v1, so the runs waited for are picked out here. Everything in this module is pure
 (no HTTP): ``RestTriggerClient.wait_many`` supplies the requests.
 """
@@ -29,7 +30,7 @@ SHOWN_IDS = 3  # run ids named in a timeout message
 
 RunJson = Mapping[str, Any]
 Page = tuple[Sequence[RunJson], int]  # one page's dag_runs, and total_entries
-# (execution_date_gte, page_offset) -> that page of the listing
+# (execution_date_gte or run_after_gte, page_offset) -> that page of the listing
 FetchPage = Callable[[dt.datetime, int], Page]
 
 
@@ -39,6 +40,7 @@ class ListedRun:
 
     run_id: str
     state: str  # queued, running, success, failed
+    # The date the listings filter on: the logical date on /api/v1, run_after on /api/v2
     logical_date: dt.datetime | None
     end_date: dt.datetime | None
 
@@ -47,7 +49,10 @@ class ListedRun:
         return cls(
             run_id=str(run["dag_run_id"]),
             state=str(run.get("state") or "queued"),
-            logical_date=parse_timestamp(run.get("logical_date") or run.get("execution_date")),
+            # /api/v2's runs all have run_after (/api/v1's none), and its listing filters on it
+            logical_date=parse_timestamp(
+                run.get("run_after") or run.get("logical_date") or run.get("execution_date")
+            ),
             end_date=parse_timestamp(run.get("end_date")),
         )
 

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_client.client.exceptions import ApiException
-
+from rest_trigger_client.errors import HttpError
 from rest_trigger_etl.names import MAIN_ETL, TASK_IDS
 
 if TYPE_CHECKING:
@@ -128,16 +127,16 @@ def read_xcom(
     """An XCom entry's value as the task pushed it. Airflow deserializes it when
     ``[api] enable_xcom_deserialize_support`` is on; otherwise (HTTP 400) it is read in its text
     form (a Python repr) and parsed back here (JSON, else a Python literal; unparsable text is
-    returned as it is). An HTTP error answer raises ApiException."""
-    get = transport.xcoms.get_xcom_entry
+    returned as it is). An HTTP error answer raises HttpError."""
+    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
     try:
-        entry = transport.call(
-            "GET xcomEntry", get, dag_id, run_id, task_id, key, deserialize=True, stringify=False
-        )
-    except ApiException as exc:
+        entry = transport.send(
+            "GET xcomEntry", "GET", path, params={"deserialize": "true", "stringify": "false"}
+        ).json()
+    except HttpError as exc:
         if exc.status != 400:
             raise
-        entry = transport.call("GET xcomEntry", get, dag_id, run_id, task_id, key)
+        entry = transport.send("GET xcomEntry", "GET", path).json()
         return parse_text(entry.get("value"))
     return entry.get("value")
 
@@ -185,7 +184,7 @@ class ResultsMixin:
         """main_etl's return value, ``{dag_run_id, gid, sid, date_start, date_end, total}``."""
         try:
             value = read_xcom(self.transport, self.dag_id, run_id, task_id)
-        except ApiException as exc:
+        except HttpError as exc:
             if exc.status == 404:
                 return None
             raise self.transport.error(exc, f"the summary of run {run_id!r}") from None

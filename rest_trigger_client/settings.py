@@ -1,5 +1,6 @@
-"""Where Airflow is and who the client logs in as: flags first, then the environment, then the
-defaults of `make run` (a local stack; its caller/caller login is local-only)."""
+"""Where Airflow is, which REST API version it speaks and who the client logs in as: flags first,
+then the environment, then the defaults of `make run` (a local stack; its caller/caller login is
+local-only)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 # rest-trigger, nothing else). Any real deployment sets AIRFLOW_USERNAME/AIRFLOW_PASSWORD.
 DEFAULT_USERNAME = "caller"
 DEFAULT_PASSWORD = "caller"
+# "v1" (Airflow 2), "v2" (Airflow 3), or "auto": ask the server once (api_version.py).
+DEFAULT_API_VERSION = "auto"
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class ClientSettings:
     base_url: str = DEFAULT_URL
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
+    api_version: str = DEFAULT_API_VERSION
 
     @classmethod
     def resolve(
@@ -26,6 +30,7 @@ class ClientSettings:
         base_url: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        api_version: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> ClientSettings:
         env = os.environ if env is None else env
@@ -37,4 +42,5 @@ class ClientSettings:
             base_url=pick(base_url, "AIRFLOW_URL", DEFAULT_URL).rstrip("/") or DEFAULT_URL,
             username=pick(username, "AIRFLOW_USERNAME", DEFAULT_USERNAME),
             password=pick(password, "AIRFLOW_PASSWORD", DEFAULT_PASSWORD),
+            api_version=pick(api_version, "AIRFLOW_API_VERSION", DEFAULT_API_VERSION),
         )

@@ -1,16 +1,27 @@
-"""The HTTP layer: where Airflow's REST API (/api/v1, basic auth) is, who logs in, one connection
-pool, the generated client's endpoints, retries while Airflow is unreachable, and raw requests.
+"""The HTTP layer: where Airflow's REST API is and which version it speaks (/api/v1 on Airflow 2,
+/api/v2 on Airflow 3; api_version.py holds the differences), who logs in, one connection pool,
+retries while Airflow is unreachable, and raw requests.
 
 Everything in this project that speaks to the REST API goes through a ``Transport``: the
 client's own modules, the bench and the tests. Two kinds of call share its pool:
 
-- ``call()`` runs a method of the generated client (``apache-airflow-client``) and retries it,
-  with backoff and then ``Unreachable``, after any transport error and on 502/503/504. A POST
-  may so be sent twice; the client's callers handle that (``runs.py``: a 409 for its own run).
+- ``send()`` is the client's: it asks the server's API version first (once), logs in as that
+  version wants (basic auth, or a JWT it renews), sends JSON and returns the answer, raising
+  HttpError for an error status. It retries, with backoff and then ``Unreachable``, after any
+  transport error and on 502/503/504. A POST may so be sent twice; the client's callers handle
+  that (``runs.py``: a 409 for its own run).
 - ``request()``, ``get()`` and ``post()`` return the raw answer (status, headers, body) for
-  callers that judge status codes themselves. They retry only what repeating cannot change: a
-  connection that was never made, and a GET's read error (urllib3's ``Retry``, the same
-  backoff); anything else is ``Unreachable`` at once.
+  callers that judge status codes themselves, on the version given or found by ``send()``,
+  else /api/v1. They retry only what repeating cannot change: a connection that was never
+  made, and a GET's read error (urllib3's ``Retry``, the same backoff); anything else is
+  ``Unreachable`` at once.
+
+Both versions are spoken as raw JSON: the generated ``apache-airflow-client`` 2.x knows only
+/api/v1 (its 3.x, for /api/v2, cannot share a venv with it), and one code path for both keeps
+the behaviour the same. The generated client's ``ApiClient`` is kept for its connection pool.
+
+Over 250 lines because the two kinds of request share the pool, the login and the retry
+policy, and splitting them would scatter that one policy.
 """
 
 from __future__ import annotations
@@ -20,21 +31,23 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
 from airflow_client import client as airflow_api
-from airflow_client.client.api.dag_api import DAGApi
-from airflow_client.client.api.dag_run_api import DAGRunApi
-from airflow_client.client.api.task_instance_api import TaskInstanceApi
-from airflow_client.client.api.x_com_api import XComApi
-from airflow_client.client.exceptions import ApiException
 
-from rest_trigger_client.errors import ApiError, RestTriggerError, Unreachable, http_error
+from rest_trigger_client import api_version
+from rest_trigger_client.api_version import V1, ApiVersion
+from rest_trigger_client.auth import BasicAuth, TokenAuth
+from rest_trigger_client.errors import (
+    ApiError,
+    HttpError,
+    RestTriggerError,
+    Unreachable,
+    http_error,
+)
 from rest_trigger_client.settings import ClientSettings
-
-T = TypeVar("T")
 
 # Worth another try: the webserver restarting or a proxy in front of it.
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -79,34 +92,44 @@ class Transport:
         username: str | None = None,
         password: str | None = None,
         *,
+        api: str | None = None,
         connect_retries: int = 4,
         backoff_seconds: float = 1.0,
         request_timeout: float = 30.0,
     ):
-        """Unset connection values come from AIRFLOW_URL / AIRFLOW_USERNAME / AIRFLOW_PASSWORD,
-        then from `make run`'s local defaults. While Airflow is unreachable (or answers
-        502/503/504) a call is retried ``connect_retries`` times, waiting ``backoff_seconds``,
-        then twice as long each time."""
-        self.settings = ClientSettings.resolve(base_url, username, password)
+        """Unset connection values come from AIRFLOW_URL / AIRFLOW_USERNAME / AIRFLOW_PASSWORD /
+        AIRFLOW_API_VERSION, then from `make run`'s local defaults; ``api`` is "v1", "v2" or
+        "auto" (ask the server). While Airflow is unreachable (or answers 502/503/504) a call
+        is retried ``connect_retries`` times, waiting ``backoff_seconds``, then twice as long
+        each time."""
+        self.settings = ClientSettings.resolve(base_url, username, password, api)
         self.connect_retries = max(0, connect_retries)
         self.backoff_seconds = backoff_seconds
         self.request_timeout = request_timeout
-        config = airflow_api.Configuration(
-            host=self.api_url,
-            username=self.settings.username,
-            password=self.settings.password,
-        )
+        config = airflow_api.Configuration(host=self.settings.base_url)
         config.retries = False  # retried here, with backoff and a message
-        self.api = airflow_api.ApiClient(config)
-        self.dags = DAGApi(self.api)
-        self.runs = DAGRunApi(self.api)
-        self.task_instances = TaskInstanceApi(self.api)
-        self.xcoms = XComApi(self.api)
-        self.attempts = 0  # attempts the last call() needed
+        self.api = airflow_api.ApiClient(config)  # its pool manager is the pool
+        self._version: ApiVersion | None = api_version.named(self.settings.api_version)
+        self._auth: BasicAuth | TokenAuth | None = None
+        self.attempts = 0  # attempts the last send() needed
+
+    @property
+    def version(self) -> ApiVersion:
+        """The API version the server speaks: the one given, else asked once."""
+        if self._version is None:
+            self._version = self._detect()
+        return self._version
+
+    @property
+    def auth(self) -> BasicAuth | TokenAuth:
+        """This transport's login, as its API version wants it."""
+        if self._auth is None:
+            self._auth = self._login(self.settings.username, self.settings.password)
+        return self._auth
 
     @property
     def api_url(self) -> str:
-        return f"{self.settings.base_url}/api/v1"
+        return f"{self.settings.base_url}{(self._version or V1).prefix}"
 
     def close(self) -> None:
         self.api.close()
@@ -117,29 +140,98 @@ class Transport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- the generated client's methods ----------------------------------------------------
-    def call(self, what: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``method(*args, **kwargs)``, retried while Airflow is unreachable; ``what`` names
-        the request in the Unreachable message. An HTTP error answer raises ApiException."""
+    # -- the client's requests ---------------------------------------------------------------
+    def send(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        accept: str = "application/json",
+    ) -> Response:
+        """``method`` on the API's ``path`` as this transport's user, retried while Airflow is
+        unreachable (``what`` names it in the Unreachable message). A refused token is renewed
+        and the request sent once more. An HTTP error answer raises HttpError."""
+        url = self._url(f"{self.settings.base_url}{self.version.prefix}{path}", params)
+
+        def once() -> Response:
+            headers = {**self.auth.headers(), "Accept": accept}
+            return self._send_once(method, url, json, headers)
+
+        answer = self._retrying(what, once)
+        if not answer.ok and self.auth.refused(answer.status_code, answer.content):
+            answer = self._retrying(what, once)
+        if not answer.ok:
+            raise HttpError(answer.status_code, None, answer.content, answer.headers)
+        return answer
+
+    def error(self, exc: HttpError, subject: str) -> RestTriggerError:
+        """The exception a caller can act on, for an HTTP error answer about ``subject``."""
+        return http_error(exc, subject, self.settings.username)
+
+    def _detect(self) -> ApiVersion:
+        def ask(prefix: str) -> Callable[[], Response]:
+            url = f"{self.settings.base_url}{prefix}/version"
+            return lambda: self._send_once("GET", url, None, {"Accept": "application/json"})
+
+        v2 = self._retrying("GET version", ask(api_version.V2.prefix))
+        found = api_version.from_version_answers(v2, None)
+        if found is None:
+            v1 = self._retrying("GET version", ask(V1.prefix))
+            found = api_version.from_version_answers(v2, v1)
+            if found is None:
+                raise ApiError(
+                    f"no Airflow REST API at {self.settings.base_url}: /api/v2/version answered "
+                    f"HTTP {v2.status_code}, /api/v1/version HTTP {v1.status_code}",
+                    v1.status_code,
+                )
+        return found
+
+    def _login(self, username: str, password: str) -> BasicAuth | TokenAuth:
+        def post(path: str, payload: Any) -> Response:
+            url = f"{self.settings.base_url}{path}"
+            return self._send_once("POST", url, payload, {"Accept": "application/json"})
+
+        return self.version.login(username, password, post)
+
+    def _retrying(self, what: str, once: Callable[[], Response]) -> Response:
         attempts = self.connect_retries + 1
         problem = ""
         for attempt in range(1, attempts + 1):
             self.attempts = attempt
             try:
-                return method(*args, _request_timeout=self.request_timeout, **kwargs)
+                answer = once()
             except urllib3.exceptions.HTTPError as exc:
                 problem = _OBJECT_REPR.sub("", str(exc.args[0] if exc.args else exc))
-            except ApiException as exc:
-                if exc.status not in RETRY_STATUSES:
-                    raise
-                problem = f"HTTP {exc.status} {exc.reason}"
+            else:
+                if answer.status_code not in RETRY_STATUSES:
+                    return answer
+                problem = f"HTTP {answer.status_code}"
             if attempt < attempts:
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         raise self._unreachable(f"{what}, {attempts} attempt{'s' if attempts > 1 else ''}", problem)
 
-    def error(self, exc: ApiException, subject: str) -> RestTriggerError:
-        """The exception a caller can act on, for an HTTP error answer about ``subject``."""
-        return http_error(exc, subject, self.settings.username)
+    def _send_once(
+        self, method: str, url: str, payload: Any, headers: Mapping[str, str]
+    ) -> Response:
+        """One request, no retry (``_retrying`` repeats it)."""
+        sent = dict(headers)
+        body = None
+        if payload is not None:
+            body = jsonlib.dumps(payload).encode()
+            sent["Content-Type"] = "application/json"
+        answer = self.api.rest_client.pool_manager.request(
+            method, url, body=body, headers=sent, timeout=self.request_timeout, retries=False
+        )
+        return Response(answer.status, answer.headers, answer.data, url)
+
+    @staticmethod
+    def _url(url: str, params: Mapping[str, Any] | None) -> str:
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        return url
 
     # -- raw requests ----------------------------------------------------------------------
     def request(
@@ -153,14 +245,12 @@ class Transport:
         auth: tuple[str, str] | None = None,
         timeout: float | None = None,
     ) -> Response:
-        """``method`` on ``/api/v1{path}``, as this transport's user unless ``auth`` (user,
+        """``method`` on ``{api_url}{path}``, as this transport's user unless ``auth`` (user,
         password) says otherwise; ``json`` is the body, ``params`` the query. Any answer is
         returned; no answer is Unreachable."""
-        url = f"{self.api_url}{path}"
-        if params:
-            url += ("&" if "?" in url else "?") + urlencode(params)
-        user, password = auth or (self.settings.username, self.settings.password)
-        sent = {**urllib3.make_headers(basic_auth=f"{user}:{password}"), "Accept": "*/*"}
+        url = self._url(f"{self.api_url}{path}", params)
+        login = self._raw_login(auth)
+        sent = {**login.headers(), "Accept": "*/*"}
         body = None
         if json is not None:
             body = jsonlib.dumps(json).encode()
@@ -179,6 +269,12 @@ class Transport:
             problem = _OBJECT_REPR.sub("", str(getattr(exc, "reason", None) or exc))
             raise self._unreachable(f"{method.upper()} {path}", problem) from None
         return Response(answer.status, answer.headers, answer.data, url)
+
+    def _raw_login(self, auth: tuple[str, str] | None) -> BasicAuth | TokenAuth:
+        # Raw requests never ask the version themselves: basic auth on /api/v1 until known.
+        if self._version is None:
+            return BasicAuth(*(auth or (self.settings.username, self.settings.password)))
+        return self._login(*auth) if auth else self.auth
 
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)

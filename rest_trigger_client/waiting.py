@@ -9,10 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow_client.client.exceptions import ApiException
-from airflow_client.client.model.list_dag_runs_form import ListDagRunsForm
-
-from rest_trigger_client.errors import WaitTimedOut
+from rest_trigger_client.errors import HttpError, WaitTimedOut
 from rest_trigger_client.many import (
     LOOKBACK,
     ORDER_BY,
@@ -48,24 +45,23 @@ class WaitMixin:
         """One poll: the run's state and each task's state and timing."""
         run = self._run_json(run_id)
         try:
-            listing = self.transport.call(
+            listing = self.transport.send(
                 "GET taskInstances",
-                self.transport.task_instances.get_task_instances,
-                self.dag_id,
-                run_id,
-            )
-        except ApiException as exc:
+                "GET",
+                f"/dags/{self.dag_id}/dagRuns/{run_id}/taskInstances",
+            ).json()
+        except HttpError as exc:
             raise self.transport.error(exc, f"run {run_id!r}") from None
         tasks = [
             TaskStatus(
-                task_id=ti.task_id,
+                task_id=ti["task_id"],
                 state=_value(ti.get("state")),
                 try_number=int(ti.get("try_number") or 0),
                 start_date=_when(ti.get("start_date")),
                 end_date=_when(ti.get("end_date")),
                 duration=ti.get("duration"),
             )
-            for ti in listing.task_instances
+            for ti in listing.get("task_instances") or []
         ]
         return RunStatus(
             run_id=run_id,
@@ -152,7 +148,7 @@ class WaitMixin:
         if not self._batch_refused:
             try:
                 return self._list_runs_batch(since, offset)
-            except ApiException as exc:
+            except HttpError as exc:
                 if exc.status != 403:
                     raise self.transport.error(exc, f"the runs of DAG {self.dag_id!r}") from None
                 # The cross-DAG listing needs read on every DAG's runs ("DAG Runs"); a role
@@ -161,41 +157,37 @@ class WaitMixin:
                 self._batch_refused = True
         try:
             return self._list_dag_runs(since, offset)
-        except ApiException as exc:
+        except HttpError as exc:
             if exc.status == 403:
                 self.dag_paused()  # a DAG it may not see, or a refused login: as trigger says
             raise self.transport.error(exc, f"the runs of DAG {self.dag_id!r}") from None
 
     def _list_runs_batch(self, since: dt.datetime, offset: int) -> Page:
         """``POST /dags/~/dagRuns/list``, this DAG only (the form has no run-id filter)."""
-        form = ListDagRunsForm(
-            dag_ids=[self.dag_id],
-            execution_date_gte=since,
-            page_limit=PAGE_LIMIT,
-            page_offset=offset,
-            order_by=ORDER_BY,
+        form = {
+            "dag_ids": [self.dag_id],
+            self.transport.version.since_filter: since.isoformat(),
+            "page_limit": PAGE_LIMIT,
+            "page_offset": offset,
+            "order_by": ORDER_BY,
+        }
+        response = self.transport.send(
+            "POST dagRuns/list", "POST", "/dags/~/dagRuns/list", json=form
         )
-        response = self.transport.call(
-            "POST dagRuns/list",
-            self.transport.runs.get_dag_runs_batch,
-            form,
-            _preload_content=False,
-        )
-        return parse_page(response.data)
+        return parse_page(response.content)
 
     def _list_dag_runs(self, since: dt.datetime, offset: int) -> Page:
         """``GET /dags/{dag_id}/dagRuns``: the same filters and paging, on this DAG's runs."""
-        response = self.transport.call(
-            "GET dagRuns",
-            self.transport.runs.get_dag_runs,
-            self.dag_id,
-            execution_date_gte=since,
-            limit=PAGE_LIMIT,
-            offset=offset,
-            order_by=ORDER_BY,
-            _preload_content=False,
+        query = {
+            self.transport.version.since_filter: since.isoformat(),
+            "limit": PAGE_LIMIT,
+            "offset": offset,
+            "order_by": ORDER_BY,
+        }
+        response = self.transport.send(
+            "GET dagRuns", "GET", f"/dags/{self.dag_id}/dagRuns", params=query
         )
-        return parse_page(response.data)
+        return parse_page(response.content)
 
 
 def _value(model: Any) -> str | None:

@@ -384,6 +384,7 @@ def test_api_wait_many_lists_the_runs_once_per_poll(airflow_stack, client, monke
 
     # An account that may read every DAG's runs (the admin) lists them with POST dagRuns/list.
     with RestTriggerClient(airflow_stack.base_url, *airflow_stack.auth) as admin:
+        assert admin.transport.version.name == "v1"  # asked once per client, before the polls
         sent = record_requests(admin, monkeypatch)
         seen: list[WaitManyProgress] = []
         result = admin.wait_many(run_ids, timeout=300, poll_interval=0.5, on_progress=seen.append)
