@@ -46,6 +46,8 @@ from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env
 # Every port the launcher binds: a free one each, unless the caller names one.
 PORTS = ("AIRFLOW_PORT", "LOCAL_PG_PORT", "WAREHOUSE_PORT", "AIRFLOW_LOG_SERVER_PORT")
 STARTUP_TIMEOUT = 300.0
+# Airflow 3: migrations, then three heavier processes; the launcher alone waits 300 s for health.
+STARTUP_TIMEOUT_AIRFLOW3 = 480.0
 STOP_TIMEOUT = 120.0  # the launcher's grace period (20 s) and PostgreSQL's fast stop, with room
 # The interpreter of `make venv-airflow3`: runs the launcher on Airflow 3.
 AIRFLOW3_PYTHON = PROJECT_DIR / ".venv-airflow3" / "bin" / "python"
@@ -266,7 +268,7 @@ class Stack:
         module: str = "rest_trigger_local",
         command: list[str] | None = None,
         new_session: bool = False,
-        timeout: float = STARTUP_TIMEOUT,
+        timeout: float | None = None,
         airflow: int = 2,
         **fields: Any,
     ) -> Self:
@@ -292,7 +294,9 @@ class Stack:
             )  # fmt: skip
         stack = cls(process, state, output, launcher_env, new_session, airflow=airflow, **fields)
         try:
-            stack.wait_ready(timeout)
+            stack.wait_ready(
+                timeout or (STARTUP_TIMEOUT_AIRFLOW3 if airflow >= 3 else STARTUP_TIMEOUT)
+            )
         except BaseException:
             stop(stack)
             raise

@@ -196,7 +196,9 @@ class Launcher:
         self.families[name] = {}
         process_records.record(self.pid_file, {n: p.pid for n, p in self.children.items()})
 
-    def _wait_healthy(self, timeout: float = 180) -> None:
+    def _wait_healthy(self, timeout: float | None = None) -> None:
+        # 3.x starts three heavier processes (the api-server builds FastAPI's and FAB's apps).
+        timeout = timeout or (300 if self.major >= 3 else 180)
         # 3.x moved the health check under /api/v2/monitor (its answer has the same shape).
         path = "/api/v2/monitor/health" if self.major >= 3 else "/api/v1/health"
         url = f"{self.settings.base_url}{path}"

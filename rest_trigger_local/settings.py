@@ -218,6 +218,12 @@ def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str,
         "AIRFLOW__API__HOST": settings.airflow_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": base,
+        # One api-server worker, not airflow.cfg's 2 ([webserver] workers, which 3.x reads as
+        # [api] workers): uvicorn starts each worker as a new interpreter that imports Airflow,
+        # FastAPI and FAB's Flask app (seen: ~24 CPU-s each during start-up on the 2-core
+        # machine, where start-up then took 171-185 s); one async worker serves the API's few
+        # callers. 3.3.2's default, too.
+        "AIRFLOW__API__WORKERS": "1",
         # Task processes report to the api-server's execution API; the default assumes :8080.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         # airflow.cfg's str.format log file name (no Jinja, for 2.11's speed) crashes 3.3.2's
