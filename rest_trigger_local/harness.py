@@ -63,7 +63,7 @@ class V3Api:
     """Airflow 3's REST API (/api/v2, JWT bearer tokens) over urllib: what the harness and the
     Airflow 3 tests need until the trigger client speaks v2."""
 
-    def __init__(self, base_url: str, timeout: float = 10):
+    def __init__(self, base_url: str, timeout: float = 30):
         self.base_url = base_url
         self.timeout = timeout
 
