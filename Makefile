@@ -121,7 +121,7 @@ test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL s
 # The stack on Airflow 3.3.2 (tests/e2e/test_airflow3_stack.py): pytest runs from .venv, the
 # stack from .venv-airflow3 (Stack.start(airflow=3)).
 test-airflow3: $(STAMP) $(STAMP3) ## The local stack on Airflow 3: start, token, trigger, 409/4xx, roles, stop, 2<->3 switch
-	$(PY) -m pytest -m airflow3 -p no:cacheprovider -s tests/e2e tests/local
+	$(PY) -m pytest -m airflow3 -p no:cacheprovider -s
 
 lint: $(STAMP) ## ruff check (with the AIR rules) and format check
 	$(VENV)/bin/ruff check .
