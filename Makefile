@@ -8,10 +8,10 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run trigger test test-fast lint format lock clean-state clean
+.PHONY: help venv venv-airflow3 system-deps run trigger test test-fast test-airflow3 lint format lock clean-state clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,31 @@ $(STAMP): requirements-dev.lock pyproject.toml
 
 venv: $(STAMP) ## Create or update .venv from requirements-dev.lock
 
-run: $(STAMP) ## Run Airflow + embedded PostgreSQL/warehouse locally (no Docker); Ctrl-C stops it
-	$(PY) -m rest_trigger_local
+# The same project on Airflow 3 (issue 13): a second venv from requirements-airflow3.lock, built
+# the same way (uv at the dev lock's pin), beside .venv; `make run AIRFLOW=3` runs with it.
+VENV3 := .venv-airflow3
+PY3 := $(VENV3)/bin/python
+STAMP3 := $(VENV3)/.installed
+$(STAMP3): requirements-airflow3.lock requirements-dev.lock pyproject.toml
+	@test -x $(PY3) || $(PYTHON) -m venv $(VENV3)
+	@$(PY3) -m pip install --quiet --disable-pip-version-check "uv==$$(sed -n 's/^uv==//p' requirements-dev.lock)"
+	$(VENV3)/bin/uv pip sync --quiet --python $(PY3) requirements-airflow3.lock
+	$(VENV3)/bin/uv pip install --quiet --python $(PY3) --no-deps -e .
+	@touch $@
+
+venv-airflow3: $(STAMP3) ## Create or update .venv-airflow3 (Airflow 3) from requirements-airflow3.lock
+
+# AIRFLOW=3 runs the same launcher with .venv-airflow3's Airflow 3 (it detects the version).
+AIRFLOW ?= 2
+ifeq ($(AIRFLOW),3)
+RUN_STAMP := $(STAMP3)
+RUN_PY := $(PY3)
+else
+RUN_STAMP := $(STAMP)
+RUN_PY := $(PY)
+endif
+run: $(RUN_STAMP) ## Run Airflow + embedded PostgreSQL/warehouse locally (no Docker) [AIRFLOW=3]; Ctrl-C stops it
+	$(RUN_PY) -m rest_trigger_local
 
 # The trigger client (rest_trigger_client) against `make run`'s Airflow, or the one AIRFLOW_URL
 # names (AIRFLOW_USERNAME / AIRFLOW_PASSWORD from the environment). Waits for the run unless
@@ -93,7 +116,12 @@ test-api-fuzz: $(STAMP) ## The OpenAPI property test of the REST API, larger [SC
 	SCHEMA_EXAMPLES=$(SCHEMA_EXAMPLES) $(PY) -m pytest tests/e2e/test_api_schema.py
 
 test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL safety)
-	$(PY) -m pytest -m "not integration and not e2e and not compose"
+	$(PY) -m pytest -m "not integration and not e2e and not compose and not airflow3"
+
+# The stack on Airflow 3.3.2 (tests/e2e/test_airflow3_stack.py): pytest runs from .venv, the
+# stack from .venv-airflow3 (Stack.start(airflow=3)).
+test-airflow3: $(STAMP) $(STAMP3) ## The local stack on Airflow 3: start, token, trigger, 409/4xx, roles, stop, 2<->3 switch
+	$(PY) -m pytest -m airflow3 -p no:cacheprovider -s
 
 lint: $(STAMP) ## ruff check (with the AIR rules) and format check
 	$(VENV)/bin/ruff check .
@@ -131,5 +159,5 @@ profile: $(STAMP) ## Profile the task processes with py-spy during runs [PROFILE
 clean-state: ## Delete the local state (.local/: databases, logs, generated secrets)
 	rm -rf .local
 
-clean: clean-state ## Delete the local state and .venv
-	rm -rf $(VENV)
+clean: clean-state ## Delete the local state, .venv and .venv-airflow3
+	rm -rf $(VENV) $(VENV3)

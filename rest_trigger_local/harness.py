@@ -9,6 +9,12 @@ scheduler healthy and ``GET /api/v1/dags/rest-trigger`` answers 200 (the DAG is 
 line in the launcher's output; both asked through the trigger client's transport, the one REST
 client here. Logins and warehouse credentials come from the launcher's own settings
 (settings.py), read from the environment the stack was started with.
+
+``Stack.start(airflow=3)`` starts the same launcher on Airflow 3 (.venv-airflow3's interpreter,
+``make venv-airflow3``). Ready then means ``GET /api/v2/monitor/health`` healthy and the DAG
+served to the admin's bearer token (POST /auth/token), asked with urllib: the trigger client's
+transport speaks /api/v1 and basic auth only (its v2/JWT support is being added separately;
+``V3Api`` is the small stand-in until then).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,7 +46,59 @@ from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env
 # Every port the launcher binds: a free one each, unless the caller names one.
 PORTS = ("AIRFLOW_PORT", "LOCAL_PG_PORT", "WAREHOUSE_PORT", "AIRFLOW_LOG_SERVER_PORT")
 STARTUP_TIMEOUT = 300.0
+# Airflow 3: migrations, then three heavier processes; the launcher alone waits 300 s for health.
+STARTUP_TIMEOUT_AIRFLOW3 = 480.0
 STOP_TIMEOUT = 120.0  # the launcher's grace period (20 s) and PostgreSQL's fast stop, with room
+# The interpreter of `make venv-airflow3`: runs the launcher on Airflow 3.
+AIRFLOW3_PYTHON = PROJECT_DIR / ".venv-airflow3" / "bin" / "python"
+
+
+@dataclass
+class V3Answer:
+    status: int
+    body: Any  # the decoded JSON, or the text when it is not JSON
+
+
+class V3Api:
+    """Airflow 3's REST API (/api/v2, JWT bearer tokens) over urllib: what the harness and the
+    Airflow 3 tests need until the trigger client speaks v2."""
+
+    def __init__(self, base_url: str, timeout: float = 30):
+        self.base_url = base_url
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        raw: bytes | None = None,
+    ) -> V3Answer:
+        """``path`` under /api/v2 (or absolute, starting with /auth or /api). ``raw``: a body
+        sent as it is instead of ``body`` as JSON."""
+        url = self.base_url + (path if path.startswith(("/auth", "/api")) else f"/api/v2{path}")
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, error.read()
+        try:
+            return V3Answer(status, json.loads(answer) if answer else None)
+        except ValueError:
+            return V3Answer(status, answer.decode(errors="replace"))
+
+    def token(self, username: str, password: str) -> str:
+        """A JWT from POST /auth/token (FAB auth manager); raises when refused."""
+        answer = self.request("POST", "/auth/token", {"username": username, "password": password})
+        if answer.status not in (200, 201) or not isinstance(answer.body, dict):
+            raise PermissionError(f"token refused for {username}: {answer.status} {answer.body}")
+        return str(answer.body["access_token"])
 
 
 def env_without_airflow(**overrides: str) -> dict[str, str]:
@@ -81,6 +141,7 @@ class Stack:
     env: dict[str, str]  # the environment it was started with
     new_session: bool = False  # started in a session (process group) of its own
     started_in: float = 0.0  # seconds from the start to ready
+    airflow: int = 2  # the Airflow major version it runs
 
     @cached_property
     def settings(self) -> Settings:
@@ -99,7 +160,12 @@ class Stack:
 
     @property
     def api(self) -> str:
-        return f"{self.base_url}/api/v1"
+        return f"{self.base_url}/api/v{1 if self.airflow < 3 else 2}"
+
+    @cached_property
+    def v3(self) -> V3Api:
+        """Airflow 3's API (only for ``airflow=3`` stacks)."""
+        return V3Api(self.base_url)
 
     @property
     def pg_port(self) -> int:
@@ -132,7 +198,7 @@ class Stack:
         """The environment the launcher gives Airflow's processes under the project's
         configuration (for CLI calls like ``airflow dags report`` against this stack)."""
         secrets = json.loads((self.state_dir / "secrets.json").read_text())
-        return airflow_env(self.settings, secrets)
+        return airflow_env(self.settings, secrets, self.airflow)
 
     def log_text(self) -> str:
         return self.output.read_text(errors="replace")
@@ -153,6 +219,8 @@ class Stack:
     def is_ready(self) -> bool:
         """Airflow's health says the metadatabase and the scheduler are healthy, and the DAG is
         served (read as the admin)."""
+        if self.airflow >= 3:
+            return self._is_ready_v3()
         try:
             answer = self.rest.get("/health")
             health = answer.json() if answer.status_code == 200 else {}
@@ -161,6 +229,21 @@ class Stack:
                 return False
             return self.rest.get(f"/dags/{DAG_ID}").status_code == 200
         except (Unreachable, ValueError):
+            return False
+
+    def _is_ready_v3(self) -> bool:
+        """The same on Airflow 3: /api/v2/monitor/health (its dag_processor too: it is what
+        serves the DAG), then the DAG read with the admin's token."""
+        try:
+            health = self.v3.request("GET", "/monitor/health")
+            parts = ("metadatabase", "scheduler", "dag_processor")
+            if health.status != 200 or any(
+                health.body.get(part, {}).get("status") != "healthy" for part in parts
+            ):
+                return False
+            token = self.v3.token(*self.admin)
+            return self.v3.request("GET", f"/dags/{DAG_ID}", token=token).status == 200
+        except (OSError, ValueError, PermissionError, AttributeError):
             return False
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
@@ -185,29 +268,35 @@ class Stack:
         module: str = "rest_trigger_local",
         command: list[str] | None = None,
         new_session: bool = False,
-        timeout: float = STARTUP_TIMEOUT,
+        timeout: float | None = None,
+        airflow: int = 2,
         **fields: Any,
     ) -> Self:
         """Start ``python -m module`` (or ``command``) in ``state_dir`` (a new temporary folder
         by default) on free ports, with the environment minus AIRFLOW* and ``env`` on top; return
         once ready, or stop it and raise. ``new_session``: its own process group, which a
-        Ctrl-C on this process does not reach (stop() signals that group). ``fields``: the
-        subclass's own."""
+        Ctrl-C on this process does not reach (stop() signals that group). ``airflow=3``: run
+        it with .venv-airflow3's interpreter (Airflow 3). ``fields``: the subclass's own."""
         state = state_dir or open_temp_folder("rest-trigger-stack-")
         extra = dict(env or {})
         ports = {name: extra.pop(name, None) or str(free_port()) for name in PORTS}
         launcher_env = env_without_airflow(REST_TRIGGER_STATE_DIR=str(state), **ports, **extra)
         output = state / f"launcher-{len(list(state.glob('launcher-*.out')))}.out"
+        python = str(AIRFLOW3_PYTHON) if airflow >= 3 else sys.executable
+        if airflow >= 3 and command is None and not AIRFLOW3_PYTHON.exists():
+            raise RuntimeError(f"{AIRFLOW3_PYTHON} is missing: `make venv-airflow3` builds it")
         started = time.monotonic()
         with output.open("wb") as out:
             process = subprocess.Popen(
-                command or [sys.executable, "-m", module],
+                command or [python, "-m", module],
                 cwd=PROJECT_DIR, env=launcher_env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=new_session,
             )  # fmt: skip
-        stack = cls(process, state, output, launcher_env, new_session, **fields)
+        stack = cls(process, state, output, launcher_env, new_session, airflow=airflow, **fields)
         try:
-            stack.wait_ready(timeout)
+            stack.wait_ready(
+                timeout or (STARTUP_TIMEOUT_AIRFLOW3 if airflow >= 3 else STARTUP_TIMEOUT)
+            )
         except BaseException:
             stop(stack)
             raise

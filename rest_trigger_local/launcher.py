@@ -7,6 +7,11 @@ Ctrl-C or SIGTERM, when it stops every process it started (supervision.py: any n
 signals; PostgreSQL always last). A scheduler or webserver that exits meanwhile is restarted,
 with backoff, up to a cap.
 
+On Airflow 3 (``make run AIRFLOW=3``: the same launcher run by .venv-airflow3's interpreter, the
+version read from the installed package) the processes are the api-server, the scheduler and the
+dag-processor, the metadata database is its own (``airflow3``), and what airflow.cfg cannot say
+for 3 comes from the environment (settings.airflow3_env).
+
 Over 250 lines because start-up, supervision and stop are one object's life and share its state
 (the children, the processes each started, PostgreSQL); what stands alone already lives
 elsewhere (settings, supervision, process_records, postgres, relay, warehouse, accounts).
@@ -27,13 +32,20 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from importlib import metadata
 from typing import IO
 
 import psutil
 
 from rest_trigger_local import process_records
 from rest_trigger_local.ports import port_is_free
-from rest_trigger_local.settings import Settings, airflow_env, install_secrets
+from rest_trigger_local.settings import (
+    Settings,
+    airflow_env,
+    install_secrets,
+    installed_airflow_major,
+    metadata_database,
+)
 from rest_trigger_local.supervision import RestartPolicy, StopSignals, describe_exit
 
 STOP_GRACE_SECONDS = 20
@@ -68,6 +80,8 @@ class Launcher:
         self._log_files: list[IO[bytes]] = []
         self.pg = None
         self.env: dict[str, str] = {}
+        self.version = metadata.version("apache-airflow")
+        self.major = installed_airflow_major()
 
     # -- start-up -------------------------------------------------------------------------
     def _reap_leftovers(self) -> None:
@@ -104,7 +118,9 @@ class Launcher:
             _say("created the embedded PostgreSQL cluster")
         self.pg.start()
         secrets = install_secrets(self.state)
-        self.pg.ensure_role_and_database("airflow", secrets["metadb_password"], "airflow")
+        self.pg.ensure_role_and_database(
+            "airflow", secrets["metadb_password"], metadata_database(self.major)
+        )
         self.pg.ensure_role_and_database(s.warehouse_user, s.warehouse_password, s.warehouse_db)
         Relay("127.0.0.1", s.warehouse_port, "127.0.0.1", s.pg_port).start_in_thread()
         _say(f"PostgreSQL 16 on 127.0.0.1:{s.pg_port}; warehouse relay on :{s.warehouse_port}")
@@ -130,7 +146,7 @@ class Launcher:
         returns its own and is started with ``run(TheSubclass)`` (bench/stock_stack.py runs
         stock Airflow's settings that way). Called once PostgreSQL is up and the state folder
         exists."""
-        return airflow_env(self.settings, secret_values)
+        return airflow_env(self.settings, secret_values, self.major)
 
     def _airflow(self, *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -180,8 +196,12 @@ class Launcher:
         self.families[name] = {}
         process_records.record(self.pid_file, {n: p.pid for n, p in self.children.items()})
 
-    def _wait_healthy(self, timeout: float = 180) -> None:
-        url = f"{self.settings.base_url}/api/v1/health"
+    def _wait_healthy(self, timeout: float | None = None) -> None:
+        # 3.x starts three heavier processes (the api-server builds FastAPI's and FAB's apps).
+        timeout = timeout or (300 if self.major >= 3 else 180)
+        # 3.x moved the health check under /api/v2/monitor (its answer has the same shape).
+        path = "/api/v2/monitor/health" if self.major >= 3 else "/api/v1/health"
+        url = f"{self.settings.base_url}{path}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_children()
@@ -198,9 +218,17 @@ class Launcher:
     def _check_admin_login(self) -> None:
         """The user is created on the first run only; say so if the password has changed since."""
         s = self.settings
-        request = urllib.request.Request(f"{s.base_url}/api/v1/dags?limit=1")
-        token = base64.b64encode(f"{s.admin_user}:{s.admin_password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        if self.major >= 3:
+            # 3.x has no basic auth on the API: a login is a token request (401 when refused).
+            body = json.dumps({"username": s.admin_user, "password": s.admin_password})
+            request = urllib.request.Request(
+                f"{s.base_url}/auth/token", data=body.encode(), method="POST",
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+        else:
+            request = urllib.request.Request(f"{s.base_url}/api/v1/dags?limit=1")
+            token = base64.b64encode(f"{s.admin_user}:{s.admin_password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
         try:
             urllib.request.urlopen(request, timeout=10).close()
         except urllib.error.HTTPError as exc:
@@ -301,13 +329,26 @@ class Launcher:
                     noted = 0.0  # the new process's family, soon
             time.sleep(SUPERVISE_INTERVAL)
 
+    def processes(self) -> list[tuple[str, ...]]:
+        """The Airflow processes to run and supervise: (name, *arguments of ``airflow``)."""
+        if self.major < 3:
+            return [("scheduler", "scheduler"), ("webserver", "webserver")]
+        # 3.x split the webserver into the api-server (UI, REST API, the tasks' execution API)
+        # and always parses DAG files in a separate dag-processor. No triggerer: it runs only
+        # deferred tasks, and rest-trigger defers none (pusher and main_etl are plain tasks).
+        return [
+            ("scheduler", "scheduler"),
+            ("dag-processor", "dag-processor"),
+            ("api-server", "api-server"),
+        ]
+
     def start(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         self._reap_leftovers()
         self._start_databases()
         self._prepare_airflow()
-        self._spawn("scheduler", "scheduler")
-        self._spawn("webserver", "webserver")
+        for name, *args in self.processes():
+            self._spawn(name, *args)
         self._wait_healthy()
         self._check_admin_login()
 
@@ -346,14 +387,39 @@ class Launcher:
         # Passwords appear only when they are the documented local-only defaults; one set in
         # the environment shows as the variable's name.
         caller = s.shown_password("caller")
-        auth = f"-u {s.caller_user}:{caller}"
-        runs = f"{s.base_url}/api/v1/dags/{DAG_ID}/dagRuns"
         conf = f'"conf": {json.dumps(DEMO_CONF)}'
+        if self.major >= 3:
+            # 3.x: a bearer token from POST /auth/token instead of basic auth, /api/v2, and
+            # logical_date in the body (null: a run created by an API call has none).
+            runs = f"{s.base_url}/api/v2/dags/{DAG_ID}/dagRuns"
+            login = json.dumps({"username": s.caller_user, "password": caller})
+            auth = '-H "Authorization: Bearer $TOKEN"'
+            read_token = (
+                """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'"""
+            )
+            trigger = [
+                "Get a token (valid for [api_auth] jwt_expiration_time: 24 h), then trigger:",
+                f"  TOKEN=$(curl -s -X POST {s.base_url}/auth/token \\",
+                f"    -H 'Content-Type: application/json' -d '{login}' \\",
+                f"    | {read_token})",
+                f"  curl -s {auth} -X POST {runs} \\",
+                "    -H 'Content-Type: application/json' \\",
+                f"""    -d '{{"dag_run_id": "demo-1", "logical_date": null, {conf}}}'""",
+            ]
+        else:
+            auth = f"-u {s.caller_user}:{caller}"
+            runs = f"{s.base_url}/api/v1/dags/{DAG_ID}/dagRuns"
+            trigger = [
+                "Trigger a run:",
+                f"  curl -s {auth} -X POST {runs} \\",
+                "    -H 'Content-Type: application/json' \\",
+                f"""    -d '{{"dag_run_id": "demo-1", {conf}}}'""",
+            ]
         warehouse = f"host=127.0.0.1 port={s.warehouse_port} dbname={s.warehouse_db}"
         return "\n".join(
             [
                 "",
-                f"Airflow is up: {s.base_url}  (UI and REST API)",
+                f"Airflow {self.version} is up: {s.base_url}  (UI and REST API)",
                 f"  UI login (people): {s.admin_user} / {s.shown_password('admin')}"
                 "  (AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD)",
                 f"  API login (other systems): {s.caller_user} / {caller}"
@@ -364,10 +430,7 @@ class Launcher:
                 "  (a password shown is the local-only default: never use it elsewhere)",
                 f"  logs: {self.logs}",
                 "",
-                "Trigger a run:",
-                f"  curl -s {auth} -X POST {runs} \\",
-                "    -H 'Content-Type: application/json' \\",
-                f"""    -d '{{"dag_run_id": "demo-1", {conf}}}'""",
+                *trigger,
                 "Poll it:",
                 f"  curl -s {auth} {runs}/demo-1",
                 "",

@@ -6,12 +6,26 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from rest_trigger_local import pg_root
 from rest_trigger_local.secret_files import write_new_secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def installed_airflow_major() -> int:
+    """The major version of the Airflow installed beside this interpreter (2 or 3), read from
+    the package metadata: importing airflow would initialise its configuration and ORM."""
+    return int(metadata.version("apache-airflow").split(".")[0])
+
+
+def metadata_database(major: int) -> str:
+    """Each Airflow major version keeps its own metadata database in the same PostgreSQL, so
+    switching between `make run` and `make run AIRFLOW=3` never migrates one version's schema
+    with the other's code (Airflow 3's migrations are one-way). The warehouse is shared."""
+    return "airflow" if major < 3 else f"airflow{major}"
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -120,24 +134,116 @@ class Settings:
 
 
 def install_secrets(state_dir: Path) -> dict[str, str]:
-    """Secrets generated once per install and kept in the (git-ignored) state folder."""
+    """Secrets generated once per install and kept in the (git-ignored) state folder. A secret
+    added since the file was written (``jwt_secret``, Airflow 3's token key) is generated and
+    added then; the others keep their values."""
     path = state_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    from cryptography.fernet import Fernet
-
-    values = {
-        "fernet_key": Fernet.generate_key().decode(),
-        "webserver_secret_key": secrets.token_hex(32),
-        "metadb_password": secrets.token_urlsafe(18),
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    generators = {
+        "fernet_key": _fernet_key,
+        "webserver_secret_key": lambda: secrets.token_hex(32),
+        "metadb_password": lambda: secrets.token_urlsafe(18),
+        "jwt_secret": lambda: secrets.token_urlsafe(48),
     }
+    missing = [name for name in generators if name not in values]
+    if not missing:
+        return values
+    for name in missing:
+        values[name] = generators[name]()
     state_dir.mkdir(parents=True, exist_ok=True)
-    write_new_secret(path, json.dumps(values, indent=2))
+    # Written beside it, then renamed over it: the file is never half-written or world-readable.
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)
+    write_new_secret(new, json.dumps(values, indent=2))
+    new.replace(path)
     return values
 
 
-def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
-    """The environment every local Airflow process gets, on top of the caller's."""
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+# airflow.cfg's options that Airflow 3 reads from another section, as `airflow config lint`
+# (3.3.2) lists them and without a fallback to the old place: (new section, option) -> (old
+# section, option). Copied from airflow.cfg into the environment, so the file stays the one place
+# they are set. The lint's other findings need nothing: [webserver] web_server_host, _port,
+# workers, expose_config, secret_key, base_url are still read from there (3.3.2's
+# deprecated_options) or set below; [api] auth_backends belongs to 2.11's /api/v1 (3.x's
+# [fab] auth_backends is FAB's own Flask API, left at its default); x_frame_enabled,
+# warn_deployment_exposure, enable_xcom_pickling (3.x never pickles XCom) and
+# load_default_connections are gone, and so are [scheduler] standalone_dag_processor (always
+# standalone) and schedule_after_task_execution (no mini scheduler): 3.x ignores them silently.
+MOVED_IN_AIRFLOW3 = {
+    ("dag_processor", "parsing_processes"): ("scheduler", "parsing_processes"),
+    ("dag_processor", "min_file_process_interval"): ("scheduler", "min_file_process_interval"),
+    ("fab", "session_lifetime_minutes"): ("webserver", "session_lifetime_minutes"),
+    ("fab", "cookie_secure"): ("webserver", "cookie_secure"),
+    ("fab", "cookie_samesite"): ("webserver", "cookie_samesite"),
+}
+
+
+def moved_options(config_file: Path) -> dict[str, str]:
+    """MOVED_IN_AIRFLOW3's options as airflow.cfg sets them, as environment variables."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config_file)
+    return {
+        f"AIRFLOW__{new[0].upper()}__{new[1].upper()}": parser.get(*old)
+        for new, old in MOVED_IN_AIRFLOW3.items()
+        if parser.has_option(*old)
+    }
+
+
+def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
+    """What Airflow 3 needs that airflow.cfg (2.x-shaped, shared with the compose stack) does
+    not say, or says for 2.11 only; these variables win over the file. Each option checked in
+    Airflow 3.3.2's config.yml (or the FAB provider's, for [fab]). airflow.cfg's auth manager
+    (rest_trigger_api.auth_manager, a FabAuthManager) serves both versions: on 3 it keeps the same
+    accounts and roles and issues the API's JWTs at POST /auth/token."""
+    base = settings.base_url
+    env = os.environ
+    return {
+        **moved_options(settings.project_dir / "airflow.cfg"),
+        # Signs the API's and the task execution API's tokens; must be the same in every
+        # process (api-server, scheduler), so it is generated once like the other secrets.
+        "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET")
+        or secret_values["jwt_secret"],
+        # 3.x reads [api] where 2.11 read [webserver]: the Flask session key of FAB's pages,
+        # the api-server's address, and the URL it is reached at.
+        "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY")
+        or secret_values["webserver_secret_key"],
+        "AIRFLOW__API__HOST": settings.airflow_host,
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": base,
+        # One api-server worker, not airflow.cfg's 2 ([webserver] workers, which 3.x reads as
+        # [api] workers): uvicorn starts each worker as a new interpreter that imports Airflow,
+        # FastAPI and FAB's Flask app (seen: ~24 CPU-s each during start-up on the 2-core
+        # machine, where start-up then took 171-185 s); one async worker serves the API's few
+        # callers. 3.3.2's default, too.
+        "AIRFLOW__API__WORKERS": "1",
+        # Task processes report to the api-server's execution API; the default assumes :8080.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        # airflow.cfg's str.format log file name (no Jinja, for 2.11's speed) crashes 3.3.2's
+        # scheduler: its str.format renderer calls logical_date.isoformat(), and an API-created
+        # run has no logical date (seen: AttributeError in _run_scheduler_loop, the scheduler
+        # restarted, the run never started); it passes no run_id either. The same layout in
+        # Jinja, as 3.3.2's default writes it (no map_index: rest-trigger maps no task).
+        "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE": "dag_id={{ ti.dag_id }}/run_id={{ ti.run_id }}"
+        "/task_id={{ ti.task_id }}/attempt={{ try_number|default(ti.try_number) }}.log",
+        # FAB's Flask settings file moved from [webserver] config_file to [fab] config_file.
+        "AIRFLOW__FAB__CONFIG_FILE": str(settings.project_dir / "webserver_config.py"),
+    }
+
+
+def airflow_env(
+    settings: Settings, secret_values: dict[str, str], major: int | None = None
+) -> dict[str, str]:
+    """The environment every local Airflow process gets, on top of the caller's. ``major``:
+    the Airflow major version it is for (default: the one installed beside this interpreter)."""
+    major = installed_airflow_major() if major is None else major
     env = dict(os.environ)
     env.update(
         {
@@ -146,7 +252,7 @@ def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, 
             "REST_TRIGGER_HOME": str(settings.project_dir),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
                 f"postgresql+psycopg2://airflow:{secret_values['metadb_password']}"
-                f"@127.0.0.1:{settings.pg_port}/airflow"
+                f"@127.0.0.1:{settings.pg_port}/{metadata_database(major)}"
             ),
             "AIRFLOW__CORE__FERNET_KEY": env.get("AIRFLOW__CORE__FERNET_KEY")
             or secret_values["fernet_key"],
@@ -162,6 +268,8 @@ def airflow_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, 
             "PYTHONWARNINGS": env.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
         }
     )
+    if major >= 3:
+        env.update(airflow3_env(settings, secret_values))
     # Variables that win over everything above, as one JSON object. Unset for `make run`; the
     # tests use it to run Airflow with the environment docker-compose.yaml gives its containers.
     overrides = env.get("REST_TRIGGER_AIRFLOW_ENV")
