@@ -118,9 +118,9 @@ test-api-fuzz: $(STAMP) ## The OpenAPI property test of the REST API, larger [SC
 test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL safety)
 	$(PY) -m pytest -m "not integration and not e2e and not compose and not airflow3"
 
-# The stack on Airflow 3.3.2 (tests/e2e/test_airflow3_stack.py): pytest runs from .venv, the
-# stack from .venv-airflow3 (Stack.start(airflow=3)).
-test-airflow3: $(STAMP) $(STAMP3) ## The local stack on Airflow 3: start, token, trigger, 409/4xx, roles, stop, 2<->3 switch
+# The tests marked airflow3 against one stack on Airflow 3.3.2 (tests/client, tests/e2e): pytest
+# runs from .venv, the stack from .venv-airflow3 (Stack.start(airflow=3)).
+test-airflow3: $(STAMP) $(STAMP3) ## Airflow 3: the client (token, renewal, exit codes) and the stack end to end, 2<->3 switch
 	$(PY) -m pytest -m airflow3 -p no:cacheprovider -s
 
 lint: $(STAMP) ## ruff check (with the AIR rules) and format check

@@ -61,6 +61,10 @@ class ApiVersion:
     since_filter: str = "execution_date_gte"
     log_accept: str = "text/plain"
     log_text: Callable[[Response], str] = _v1_log
+    # Health under the prefix, and the parts of it that must be healthy before runs can run: on
+    # Airflow 3 the DAG processor is its own process, and it is what serves the DAG.
+    health: str = "/health"
+    health_parts: tuple[str, ...] = ("metadatabase", "scheduler")
 
     def trigger_body(self, run_id: str, conf: Mapping[str, Any]) -> dict[str, Any]:
         return {"dag_run_id": run_id, "conf": dict(conf), **self.trigger_fields}
@@ -78,6 +82,8 @@ V2 = ApiVersion(
     since_filter="run_after_gte",
     log_accept="application/json",
     log_text=_v2_log,
+    health="/monitor/health",
+    health_parts=("metadatabase", "scheduler", "dag_processor"),
 )
 VERSIONS = {v.name: v for v in (V1, V2)}
 CHOICES = (AUTO, *VERSIONS)

@@ -11,10 +11,9 @@ client here. Logins and warehouse credentials come from the launcher's own setti
 (settings.py), read from the environment the stack was started with.
 
 ``Stack.start(airflow=3)`` starts the same launcher on Airflow 3 (.venv-airflow3's interpreter,
-``make venv-airflow3``). Ready then means ``GET /api/v2/monitor/health`` healthy and the DAG
-served to the admin's bearer token (POST /auth/token), asked with urllib: the trigger client's
-transport speaks /api/v1 and basic auth only (its v2/JWT support is being added separately;
-``V3Api`` is the small stand-in until then).
+``make venv-airflow3``). Ready then means ``GET /api/v2/monitor/health`` healthy (the DAG
+processor too) and the DAG served to the admin's bearer token (POST /auth/token), asked through
+the same transport.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,8 +33,9 @@ from pathlib import Path
 from typing import Any, Self
 
 import psutil
+import urllib3
 
-from rest_trigger_client.errors import Unreachable
+from rest_trigger_client.errors import HttpError, RestTriggerError
 from rest_trigger_client.transport import Transport
 from rest_trigger_etl.names import DAG_ID
 from rest_trigger_local.ports import free_port
@@ -51,54 +49,6 @@ STARTUP_TIMEOUT_AIRFLOW3 = 480.0
 STOP_TIMEOUT = 120.0  # the launcher's grace period (20 s) and PostgreSQL's fast stop, with room
 # The interpreter of `make venv-airflow3`: runs the launcher on Airflow 3.
 AIRFLOW3_PYTHON = PROJECT_DIR / ".venv-airflow3" / "bin" / "python"
-
-
-@dataclass
-class V3Answer:
-    status: int
-    body: Any  # the decoded JSON, or the text when it is not JSON
-
-
-class V3Api:
-    """Airflow 3's REST API (/api/v2, JWT bearer tokens) over urllib: what the harness and the
-    Airflow 3 tests need until the trigger client speaks v2."""
-
-    def __init__(self, base_url: str, timeout: float = 30):
-        self.base_url = base_url
-        self.timeout = timeout
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = None,
-        raw: bytes | None = None,
-    ) -> V3Answer:
-        """``path`` under /api/v2 (or absolute, starting with /auth or /api). ``raw``: a body
-        sent as it is instead of ``body`` as JSON."""
-        url = self.base_url + (path if path.startswith(("/auth", "/api")) else f"/api/v2{path}")
-        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status, answer = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, answer = error.code, error.read()
-        try:
-            return V3Answer(status, json.loads(answer) if answer else None)
-        except ValueError:
-            return V3Answer(status, answer.decode(errors="replace"))
-
-    def token(self, username: str, password: str) -> str:
-        """A JWT from POST /auth/token (FAB auth manager); raises when refused."""
-        answer = self.request("POST", "/auth/token", {"username": username, "password": password})
-        if answer.status not in (200, 201) or not isinstance(answer.body, dict):
-            raise PermissionError(f"token refused for {username}: {answer.status} {answer.body}")
-        return str(answer.body["access_token"])
 
 
 def env_without_airflow(**overrides: str) -> dict[str, str]:
@@ -152,7 +102,15 @@ class Stack:
     def rest(self) -> Transport:
         """The trigger client's transport (rest_trigger_client, the one REST client here) as
         the admin, for readiness: no retries, the readiness loop polls on its own."""
-        return Transport(self.base_url, *self.admin, connect_retries=0, request_timeout=10)
+        return Transport(
+            self.base_url, *self.admin, api=self.api_version, connect_retries=0,
+            request_timeout=10,
+        )  # fmt: skip
+
+    @property
+    def api_version(self) -> str:
+        """The REST API this stack's Airflow serves: /api/v1 on 2.11, /api/v2 on 3."""
+        return "v1" if self.airflow < 3 else "v2"
 
     @property
     def base_url(self) -> str:
@@ -160,12 +118,7 @@ class Stack:
 
     @property
     def api(self) -> str:
-        return f"{self.base_url}/api/v{1 if self.airflow < 3 else 2}"
-
-    @cached_property
-    def v3(self) -> V3Api:
-        """Airflow 3's API (only for ``airflow=3`` stacks)."""
-        return V3Api(self.base_url)
+        return self.rest.api_url
 
     @property
     def pg_port(self) -> int:
@@ -217,33 +170,20 @@ class Stack:
         return text
 
     def is_ready(self) -> bool:
-        """Airflow's health says the metadatabase and the scheduler are healthy, and the DAG is
-        served (read as the admin)."""
-        if self.airflow >= 3:
-            return self._is_ready_v3()
+        """Airflow's health says the parts that run runs are healthy (the metadatabase and the
+        scheduler; on Airflow 3 the DAG processor too), and the DAG is served (read as the
+        admin: basic auth on /api/v1, a token on /api/v2)."""
         try:
-            answer = self.rest.get("/health")
+            version = self.rest.version
+            answer = self.rest.get(version.health)
             health = answer.json() if answer.status_code == 200 else {}
-            parts = ("metadatabase", "scheduler")
-            if any(health.get(part, {}).get("status") != "healthy" for part in parts):
-                return False
-            return self.rest.get(f"/dags/{DAG_ID}").status_code == 200
-        except (Unreachable, ValueError):
-            return False
-
-    def _is_ready_v3(self) -> bool:
-        """The same on Airflow 3: /api/v2/monitor/health (its dag_processor too: it is what
-        serves the DAG), then the DAG read with the admin's token."""
-        try:
-            health = self.v3.request("GET", "/monitor/health")
-            parts = ("metadatabase", "scheduler", "dag_processor")
-            if health.status != 200 or any(
-                health.body.get(part, {}).get("status") != "healthy" for part in parts
+            if any(
+                health.get(part, {}).get("status") != "healthy" for part in version.health_parts
             ):
                 return False
-            token = self.v3.token(*self.admin)
-            return self.v3.request("GET", f"/dags/{DAG_ID}", token=token).status == 200
-        except (OSError, ValueError, PermissionError, AttributeError):
+            return self.rest.get(f"/dags/{DAG_ID}").status_code == 200
+        except (RestTriggerError, HttpError, ValueError, urllib3.exceptions.HTTPError):
+            # Not up yet: refused connections, a token endpoint that is not serving yet.
             return False
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,20 +28,20 @@ from rest_trigger_client import (
 from rest_trigger_client.api_version import V2
 from rest_trigger_client.errors import HttpError
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
-from rest_trigger_local.harness import env_without_airflow
+from tests.support.airflow_stack import AIRFLOW3_TOKEN_LEEWAY, AIRFLOW3_TOKEN_LIFETIME
+from tests.support.cli import ARGS, client_env
+from tests.support.cli import rest_trigger as run_cli
 
 pytestmark = pytest.mark.airflow3
 
-CLI = Path(sys.executable).with_name("rest-trigger")
-ARGS = ["--gid", "42", "--sid", "7", "--start", "2024-01-01", "--end", "2024-03-31"]
 
-
-def rest_trigger(server, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
-    user, secret = server.caller
-    env = env_without_airflow(
-        AIRFLOW_URL=server.base_url, AIRFLOW_USERNAME=user, AIRFLOW_PASSWORD=password or secret
+def rest_trigger(stack, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+    """The command as the caller, against the Airflow 3 stack."""
+    user, secret = stack.caller
+    env = client_env(
+        AIRFLOW_URL=stack.base_url, AIRFLOW_USERNAME=user, AIRFLOW_PASSWORD=password or secret
     )
-    return subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True, timeout=600)
+    return run_cli(*args, env=env, timeout=600)
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:
@@ -66,13 +64,13 @@ def record_statuses(client: RestTriggerClient, monkeypatch) -> list[tuple[str, s
 
 
 @pytest.fixture
-def client(airflow3_server):
-    with RestTriggerClient(airflow3_server.base_url, *airflow3_server.caller) as api:
+def client(airflow3_stack):
+    with RestTriggerClient(airflow3_stack.base_url, *airflow3_stack.caller) as api:
         yield api
 
 
-def test_the_version_is_asked_once_and_is_v2(airflow3_server, monkeypatch) -> None:
-    with RestTriggerClient(airflow3_server.base_url, *airflow3_server.caller) as client:
+def test_the_version_is_asked_once_and_is_v2(airflow3_stack, monkeypatch) -> None:
+    with RestTriggerClient(airflow3_stack.base_url, *airflow3_stack.caller) as client:
         seen = record_statuses(client, monkeypatch)
         assert not client.dag_paused()
         client.dag_paused()
@@ -86,13 +84,13 @@ def test_the_version_is_asked_once_and_is_v2(airflow3_server, monkeypatch) -> No
 
 
 def test_the_token_is_renewed_before_it_expires_and_when_refused(
-    airflow3_server, client, monkeypatch
+    airflow3_stack, client, monkeypatch
 ) -> None:
     seen = record_statuses(client, monkeypatch)
     client.dag_paused()
     auth = client.transport.auth
     lifetime = auth.expires_at - time.time()
-    assert 0 < lifetime <= airflow3_server.token_lifetime
+    assert 0 < lifetime <= AIRFLOW3_TOKEN_LIFETIME
     assert auth.fetched == 1
 
     # Renewed before it expires: no request is refused.
@@ -104,7 +102,7 @@ def test_the_token_is_renewed_before_it_expires_and_when_refused(
     # A token Airflow refuses (here: expired, past Airflow's leeway, while the client thought
     # it valid) is renewed once and the request sent again.
     auth._renew_at = float("inf")
-    expired = auth.expires_at + airflow3_server.token_leeway + 1.5
+    expired = auth.expires_at + AIRFLOW3_TOKEN_LEEWAY + 1.5
     time.sleep(max(0.0, expired - time.time()))
     seen.clear()
     assert not client.dag_paused()
@@ -114,7 +112,7 @@ def test_the_token_is_renewed_before_it_expires_and_when_refused(
     assert seen[-2:] == [("POST", "/auth/token", 201), ("GET", f"/api/v2/dags/{DAG_ID}", 200)]
 
 
-def test_trigger_wait_many_and_the_summary(airflow3_server, client) -> None:
+def test_trigger_wait_many_and_the_summary(airflow3_stack, client) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%H%M%S")
     run_ids = [f"af3-ok-{stamp}-{i}" for i in range(2)]
     posted = time.monotonic()
@@ -132,15 +130,15 @@ def test_trigger_wait_many_and_the_summary(airflow3_server, client) -> None:
     print(f"\nAirflow 3: 2 runs POST -> success in {took:.1f} s; total {result.total}")
 
 
-def test_a_used_run_id_is_attached_to_or_refused(airflow3_server, client) -> None:
+def test_a_used_run_id_is_attached_to_or_refused(airflow3_stack, client) -> None:
     run_id = f"af3-attach-{dt.datetime.now(dt.UTC):%H%M%S}"
     result = trigger_and_wait(
         RunConf(**DEMO_CONF),
         run_id,
         timeout=480,
-        base_url=airflow3_server.base_url,
-        username=airflow3_server.caller[0],
-        password=airflow3_server.caller[1],
+        base_url=airflow3_stack.base_url,
+        username=airflow3_stack.caller[0],
+        password=airflow3_stack.caller[1],
     )
     assert result.ok and result.total is not None
     with pytest.raises(RunIdConflict, match=r"already used \(HTTP 409\); --wait attaches") as e:
@@ -154,9 +152,9 @@ def test_a_used_run_id_is_attached_to_or_refused(airflow3_server, client) -> Non
         client.trigger(RunConf(**other), run_id, attach_existing=True)
 
 
-def test_bad_conf_is_invalid_input_as_on_airflow_2(airflow3_server, client) -> None:
+def test_bad_conf_is_invalid_input_as_on_airflow_2(airflow3_stack, client) -> None:
     # A param's value: Airflow 3 answers 400, as Airflow 2 does.
-    bad_date = rest_trigger(airflow3_server, *ARGS[:6], "--end", "2024-13-45")
+    bad_date = rest_trigger(airflow3_stack, *ARGS[:6], "--end", "2024-13-45")
     assert bad_date.returncode == ExitCode.INVALID_INPUT == 2
     assert error_line(bad_date).startswith("rest-trigger: error: Airflow refused run ")
     assert "(HTTP 400): Invalid input for param date_end" in error_line(bad_date)
@@ -174,20 +172,20 @@ def test_bad_conf_is_invalid_input_as_on_airflow_2(airflow3_server, client) -> N
     assert str(error) == "Airflow refused run 'x' (HTTP 422): body.logical_date: Field required"
 
 
-def test_a_wrong_password_is_bad_credentials_as_on_airflow_2(airflow3_server) -> None:
-    result = rest_trigger(airflow3_server, *ARGS, "--wait", password="not-the-password")
+def test_a_wrong_password_is_bad_credentials_as_on_airflow_2(airflow3_stack) -> None:
+    result = rest_trigger(airflow3_stack, *ARGS, "--wait", password="not-the-password")
     assert result.returncode == ExitCode.BAD_CREDENTIALS == 3
     assert error_line(result) == (
         "rest-trigger: error: Airflow refused the credentials of user 'caller' (HTTP 401): "
         "check AIRFLOW_USERNAME / AIRFLOW_PASSWORD, and that the user may trigger DAG runs"
     )
-    user = airflow3_server.caller[0]
-    client = RestTriggerClient(airflow3_server.base_url, user, "wrong")
+    user = airflow3_stack.caller[0]
+    client = RestTriggerClient(airflow3_stack.base_url, user, "wrong")
     with client, pytest.raises(BadCredentials):
         client.trigger(RunConf(**DEMO_CONF))
 
 
-def test_a_failed_run_names_the_task_and_its_reason(airflow3_server, client) -> None:
+def test_a_failed_run_names_the_task_and_its_reason(airflow3_stack, client) -> None:
     backwards = RunConf(42, 7, "2024-02-01", "2024-01-31")  # valid dates; pusher refuses them
     run = client.trigger(backwards)
     result = client.wait(run.run_id, timeout=480)
@@ -202,15 +200,15 @@ def test_a_failed_run_names_the_task_and_its_reason(airflow3_server, client) -> 
         raise_for_failure(result)
 
 
-def test_cli_end_to_end(airflow3_server) -> None:
+def test_cli_end_to_end(airflow3_stack) -> None:
     run_id = f"af3-cli-{dt.datetime.now(dt.UTC):%H%M%S}"
-    result = rest_trigger(airflow3_server, *ARGS, "--run-id", run_id, "--wait", "--json")
+    result = rest_trigger(airflow3_stack, *ARGS, "--run-id", run_id, "--wait", "--json")
     assert result.returncode == ExitCode.OK, result.stderr
     printed = json.loads(result.stdout)
     assert printed["dag_run_id"] == run_id and printed["state"] == "success"
     assert printed["tasks"] == {"pusher": "success", "main_etl": "success"}
     assert printed["summary"]["total"] > 0 and printed["summary"]["dag_run_id"] == run_id
     # Forcing the version works too; v1 is not there on Airflow 3 (its 404, as a missing DAG).
-    forced = rest_trigger(airflow3_server, *ARGS, "--run-id", run_id, "--api", "v2")
+    forced = rest_trigger(airflow3_stack, *ARGS, "--run-id", run_id, "--api", "v2")
     assert forced.returncode == ExitCode.RUN_ID_CONFLICT
-    assert rest_trigger(airflow3_server, *ARGS, "--api", "v1").returncode != ExitCode.OK
+    assert rest_trigger(airflow3_stack, *ARGS, "--api", "v1").returncode != ExitCode.OK

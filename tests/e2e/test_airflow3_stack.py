@@ -2,7 +2,8 @@
 .venv-airflow3's interpreter) with the api-server, scheduler and dag-processor, over /api/v2
 with bearer tokens from POST /auth/token, against the embedded warehouse.
 
-One stack for the module (start-up is most of the cost); the last test stops it and starts
+One stack for the session (``airflow3_stack``, shared with tests/client; start-up is most of the
+cost); the last test stops it and starts
 Airflow 2.11 on the same state folder to show that each keeps its own metadata database and both
 share the warehouse. Run with ``make test-airflow3`` (or ``pytest -m airflow3``); it needs
 .venv-airflow3 (``make venv-airflow3``) and is left out of the default run.
@@ -15,11 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
-from rest_trigger_local.harness import AIRFLOW3_PYTHON, Stack, V3Answer, open_temp_folder
+from rest_trigger_local.harness import AIRFLOW3_PYTHON, Stack
 from rest_trigger_local.harness import stop as stop_stack
-from tests.fixtures import activity_rows
+from tests.support.airflow_stack import AirflowStack
+from tests.support.warehouse_reads import independent_count, results_rows
 
 pytestmark = [
     pytest.mark.airflow3,
@@ -34,104 +37,24 @@ RUNS = f"/dags/{DAG_ID}/dagRuns"
 MEASURED: dict[str, float] = {}
 
 
-def independent_count(stack: Stack, gid: int, sid: int, start: str, end: str) -> int:
-    """The count by the test's own arithmetic (as tests/test_api_e2e.py does it for 2.11): the
-    site's raw rows for the gid's accounts, read with psycopg2, filtered in Python."""
-    conn = stack.warehouse()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT dim_account_id FROM dim_account WHERE global_id = %s", (gid,))
-            accounts = [row[0] for row in cur.fetchall()]
-            cur.execute(
-                "SELECT dim_user_id, message, activity_date::text FROM fact_user_activity"
-                " WHERE dim_site_id = %s AND dim_account_id = ANY(%s)",
-                (sid, accounts),
-            )
-            rows = cur.fetchall()
-    finally:
-        conn.close()
-    return sum(
-        1
-        for user, message, day in rows
-        if user is not None
-        and message is not None
-        and message not in activity_rows.EXCLUDED
-        and start <= day <= end
-    )
-
-
-def results_rows(stack: Stack, run_id: str) -> list[tuple]:
-    conn = stack.warehouse()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT gid, sid, date_start::text, date_end::text, total"
-                " FROM rest_trigger_results WHERE dag_run_id = %s",
-                (run_id,),
-            )
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
-class Airflow3Stack(Stack):
-    """A stack on Airflow 3 with the calls these tests make, as the admin unless told."""
-
-    _tokens: dict[str, str]
-
-    def token(self, who: str = "admin") -> str:
-        if not hasattr(self, "_tokens"):
-            self._tokens = {}
-        if who not in self._tokens:
-            self._tokens[who] = self.v3.token(*(self.admin if who == "admin" else self.caller))
-        return self._tokens[who]
-
-    def get(self, path: str, who: str = "admin") -> V3Answer:
-        return self.v3.request("GET", path, token=self.token(who))
-
-    def trigger(self, run_id: str, conf: dict[str, Any], who: str = "admin") -> V3Answer:
-        body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
-        return self.v3.request("POST", RUNS, body, token=self.token(who))
-
-    def wait_for_run(self, run_id: str, timeout: float = 180) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                run = self.get(f"{RUNS}/{run_id}").body
-            except TimeoutError:  # a slow answer on a busy machine: ask again
-                run = {}
-            if run.get("state") in ("success", "failed"):
-                return run
-            assert time.monotonic() < deadline, f"run {run_id} still {run.get('state')}"
-            time.sleep(0.25)
-
-    def xcom(self, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        answer = self.get(f"{RUNS}/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
-        assert answer.status == 200, answer.body
-        return answer.body["value"]
-
-
 @pytest.fixture(scope="module")
-def state_dir():
-    return open_temp_folder("rest-trigger-af3-")
+def stack3(airflow3_stack: AirflowStack) -> AirflowStack:
+    return airflow3_stack
 
 
-@pytest.fixture(scope="module")
-def stack3(state_dir) -> Iterator[Airflow3Stack]:
-    stack = Airflow3Stack.start({"DEMO_ROWS": "50000"}, state_dir=state_dir, airflow=3)
-    MEASURED["start-up to ready (s)"] = stack.started_in
-    yield stack
-    leftovers = stop_stack(stack)
-    assert not leftovers, f"the launcher left processes behind: {leftovers}"
+@pytest.fixture(scope="module", autouse=True)
+def print_measured() -> Iterator[None]:
+    yield
     print(f"\nAirflow 3 stack, measured: {MEASURED}")  # noqa: T201
 
 
 def test_the_stack_runs_airflow_3_and_serves_the_dag_unpaused(stack3) -> None:
-    assert stack3.get("/version").body["version"] == "3.3.2"
-    dags = stack3.get("/dags").body["dags"]
+    MEASURED["start-up to ready (s)"] = round(stack3.started_in, 1)
+    assert stack3.get("/version").json()["version"] == "3.3.2"
+    dags = stack3.get("/dags").json()["dags"]
     assert [(d["dag_id"], d["is_paused"]) for d in dags] == [(DAG_ID, False)]
-    assert stack3.get("/importErrors").body["total_entries"] == 0
-    health = stack3.v3.request("GET", "/monitor/health").body
+    assert stack3.get("/importErrors").json()["total_entries"] == 0
+    health = stack3.get("/monitor/health").json()
     assert {
         part: health[part]["status"] for part in ("metadatabase", "scheduler", "dag_processor")
     } == {
@@ -152,9 +75,9 @@ def test_banner_shows_the_token_request_and_the_v2_trigger(stack3) -> None:
 
 def test_caller_gets_a_token_and_its_run_succeeds_with_the_warehouse_total(stack3) -> None:
     posted = time.monotonic()
-    answer = stack3.trigger("af3-success", CONF, who="caller")
-    assert answer.status == 200, answer.body
-    assert answer.body["conf"] == CONF
+    answer = stack3.trigger("af3-success", CONF, auth=stack3.caller)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["conf"] == CONF
     run = stack3.wait_for_run("af3-success")
     MEASURED["POST to success (s)"] = round(time.monotonic() - posted, 2)
     assert run["state"] == "success"
@@ -166,11 +89,10 @@ def test_caller_gets_a_token_and_its_run_succeeds_with_the_warehouse_total(stack
     summary = stack3.xcom("af3-success", MAIN_ETL)
     assert summary == {"dag_run_id": "af3-success", **CONF, "total": expected}
     assert stack3.xcom("af3-success", PUSHER, GLOBAL_ID_KEY) == CONF["gid"]
-    caller_view = stack3.get(
-        f"{RUNS}/af3-success/taskInstances/{MAIN_ETL}/xcomEntries/return_value", "caller"
-    )
-    assert caller_view.status == 200 and caller_view.body["value"] == summary
-    tis = stack3.get(f"{RUNS}/af3-success/taskInstances", "caller").body["task_instances"]
+    run_path = f"{RUNS}/af3-success/taskInstances"
+    caller_view = stack3.get(f"{run_path}/{MAIN_ETL}/xcomEntries/return_value", auth=stack3.caller)
+    assert caller_view.status_code == 200 and caller_view.json()["value"] == summary
+    tis = stack3.get(run_path, auth=stack3.caller).json()["task_instances"]
     assert sorted((ti["task_id"], ti["state"]) for ti in tis) == [
         (MAIN_ETL, "success"),
         (PUSHER, "success"),
@@ -179,9 +101,9 @@ def test_caller_gets_a_token_and_its_run_succeeds_with_the_warehouse_total(stack
 
 
 def test_repeated_run_id_is_409(stack3) -> None:
-    assert stack3.trigger("af3-twice", CONF, who="caller").status == 200
-    again = stack3.trigger("af3-twice", CONF, who="caller")
-    assert again.status == 409, again.body
+    assert stack3.trigger("af3-twice", CONF, auth=stack3.caller).status_code == 200
+    again = stack3.trigger("af3-twice", CONF, auth=stack3.caller)
+    assert again.status_code == 409, again.text
     stack3.wait_for_run("af3-twice")
 
 
@@ -197,18 +119,18 @@ def test_bad_conf_is_refused_and_creates_nothing(stack3, conf) -> None:
     """3.x checks the DAG's Params at the POST as 2.11 does; 3.3.2 answered 400 (measured here),
     not the 422 of its request-body validation."""
     run_id = f"af3-bad-{abs(hash(str(conf)))}"
-    answer = stack3.trigger(run_id, conf, who="caller")
-    assert answer.status in (400, 422), answer.body
-    MEASURED[f"bad conf status {answer.status}"] = answer.status
-    assert stack3.get(f"{RUNS}/{run_id}").status == 404
+    answer = stack3.trigger(run_id, conf, auth=stack3.caller)
+    assert answer.status_code in (400, 422), answer.text
+    MEASURED[f"bad conf status {answer.status_code}"] = answer.status_code
+    assert stack3.get(f"{RUNS}/{run_id}").status_code == 404
 
 
 @pytest.mark.parametrize("run_id", ["has space", "semi;colon"])
 def test_malformed_run_id_is_a_client_error_without_plugins(stack3, run_id) -> None:
     """plugins/run_id_errors.py is off on 3: Airflow 3 answers these with a 4xx by itself."""
-    answer = stack3.trigger(run_id, CONF, who="caller")
-    assert 400 <= answer.status < 500, answer.body
-    MEASURED[f"malformed run id status {answer.status}"] = answer.status
+    answer = stack3.trigger(run_id, CONF, auth=stack3.caller)
+    assert 400 <= answer.status_code < 500, answer.text
+    MEASURED[f"malformed run id status {answer.status_code}"] = answer.status_code
 
 
 def test_an_oversized_body_is_refused_without_a_server_error(stack3) -> None:
@@ -220,10 +142,10 @@ def test_an_oversized_body_is_refused_without_a_server_error(stack3) -> None:
         "logical_date": None,
         "conf": {**CONF, "pad": "x" * 2_000_000},
     }
-    answer = stack3.v3.request("POST", RUNS, body, token=stack3.token("caller"))
-    MEASURED["2 MB body status"] = answer.status
-    assert answer.status < 500, (
-        answer.body if isinstance(answer.body, dict) else str(answer.body)[:200]
+    answer = stack3.post(RUNS, body, auth=stack3.caller)
+    MEASURED["2 MB body status"] = answer.status_code
+    assert answer.status_code < 500, (
+        answer.text if isinstance(answer.text, dict) else str(answer.text)[:200]
     )
 
 
@@ -242,23 +164,29 @@ def test_an_oversized_body_is_refused_without_a_server_error(stack3) -> None:
     ],
 )
 def test_the_caller_may_not_do_anything_else(stack3, method, path, body) -> None:
-    answer = stack3.v3.request(method, path, body, token=stack3.token("caller"))
-    assert answer.status in (403, 404), (answer.status, answer.body)
-    assert stack3.get(f"/dags/{DAG_ID}").body["is_paused"] is False
+    answer = stack3.client.transport.request(method, path, json=body, auth=stack3.caller)
+    assert answer.status_code in (403, 404), (answer.status_code, answer.text)
+    assert stack3.get(f"/dags/{DAG_ID}").json()["is_paused"] is False
 
 
 def test_wrong_password_gets_no_token_and_no_token_gets_401(stack3) -> None:
-    refused = stack3.v3.request("POST", "/auth/token", {"username": "caller", "password": "nope"})
-    assert refused.status == 401, refused.body
-    assert stack3.v3.request("GET", RUNS).status == 401
+    # Raw HTTP: these are about what Airflow answers, not what the client makes of it.
+    login = {"username": stack3.caller[0], "password": "nope"}
+    refused = requests.post(f"{stack3.base_url}/auth/token", json=login, timeout=30)
+    assert refused.status_code == 401, refused.text
+    assert requests.get(f"{stack3.api}{RUNS}", timeout=30).status_code == 401
     # 3.3.2 answers a token it cannot decode with 403 "Invalid JWT token" (measured), not 401.
-    invalid = stack3.v3.request("GET", RUNS, token="not-a-jwt")
-    assert invalid.status in (401, 403), invalid.body
+    bearer = {"Authorization": "Bearer not-a-jwt"}
+    invalid = requests.get(f"{stack3.api}{RUNS}", headers=bearer, timeout=30)
+    assert invalid.status_code in (401, 403), invalid.text
 
 
 def test_stop_leaves_nothing_then_airflow_2_keeps_its_own_database_and_shares_the_warehouse(
-    stack3, state_dir
+    stack3,
 ) -> None:
+    """Last in the session's Airflow 3 tests (pytest runs tests/client before tests/e2e): it
+    stops the session's stack."""
+    state_dir = stack3.state_dir
     leftovers = stop_stack(stack3)
     assert stack3.process.returncode == 0, stack3.log_tail()
     assert not leftovers, leftovers

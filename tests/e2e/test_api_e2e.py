@@ -1,10 +1,5 @@
 """End to end through the real REST API (basic auth), webserver and scheduler, started the way
-`make run` starts them, against the embedded PostgreSQL warehouse.
-
-A little over 250 lines because every test here runs against the session's one stack and reads
-its warehouse and task logs through the four helpers at the top; split, the halves would share
-those helpers and the stack anyway.
-"""
+`make run` starts them, against the embedded PostgreSQL warehouse."""
 
 from __future__ import annotations
 
@@ -15,51 +10,12 @@ import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from tests.support import activity_rows
+from tests.support.warehouse_reads import independent_count, results_rows
 
 pytestmark = pytest.mark.e2e
 
 CONF = DEMO_CONF
 RUNS = f"/dags/{DAG_ID}/dagRuns"
-
-
-def independent_count(stack, gid: int, sid: int, start: str, end: str) -> int:
-    """The article's count by the test's own arithmetic: the site's raw rows for the gid's
-    accounts, read with psycopg2, filtered and counted in Python (not the project's SQL)."""
-    conn = stack.warehouse()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT dim_account_id FROM dim_account WHERE global_id = %s", (gid,))
-            accounts = [row[0] for row in cur.fetchall()]
-            cur.execute(
-                "SELECT dim_user_id, message, activity_date::text FROM fact_user_activity"
-                " WHERE dim_site_id = %s AND dim_account_id = ANY(%s)",
-                (sid, accounts),
-            )
-            rows = cur.fetchall()
-    finally:
-        conn.close()
-    return sum(
-        1
-        for user, message, day in rows
-        if user is not None
-        and message is not None
-        and message not in activity_rows.EXCLUDED
-        and start <= day <= end
-    )
-
-
-def results_rows(stack, run_id: str) -> list[tuple]:
-    conn = stack.warehouse()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT gid, sid, date_start::text, date_end::text, total"
-                " FROM rest_trigger_results WHERE dag_run_id = %s",
-                (run_id,),
-            )
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def task_instance(stack, run_id: str, task_id: str) -> dict:
