@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DAG_ID = "rest-trigger"
 CALLER_ROLE = "RestTriggerCaller"
 ADMIN_ROLE = "Admin"
 
 
-def caller_permissions(dag_id: str = DAG_ID) -> list[tuple[str, str]]:
+def caller_permissions(dag_id: str | None = None) -> list[tuple[str, str]]:
     """What a caller may do, as FAB (action, resource) pairs: read the one DAG, create and read
     its runs, read task instances, XCom entries and task logs. The last three are global FAB
     resources, but Airflow grants them only together with read on the DAG they belong to, so
@@ -38,6 +37,11 @@ def caller_permissions(dag_id: str = DAG_ID) -> list[tuple[str, str]]:
     """
     from airflow.security import permissions as p
 
+    # Imported here, after Airflow: importing it put plugins/ on sys.path, where the compose
+    # image has rest_trigger_etl (it does not install the package; `make run`'s venv does).
+    from rest_trigger_etl.names import DAG_ID
+
+    dag_id = dag_id or DAG_ID
     return [
         (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG)),
         (p.ACTION_CAN_READ, p.resource_name(dag_id, p.RESOURCE_DAG_RUN)),
@@ -80,7 +84,7 @@ def accounts_from_env(env: Mapping[str, str]) -> list[Account]:
     ]
 
 
-def ensure_caller_role(sm: Any, dag_id: str = DAG_ID) -> list[str]:
+def ensure_caller_role(sm: Any, dag_id: str | None = None) -> list[str]:
     """The caller role with exactly caller_permissions(): created if missing, extra permissions
     removed (a role edited by hand is brought back). Returns what changed."""
     changes: list[str] = []
