@@ -64,7 +64,7 @@ MAX_CELERY_RUNS = 12
 SECRETS_DIR = "/opt/airflow/secrets"
 SECRET_FILES = (
     "fernet_key", "webserver_secret_key", "redis_password", "redis.conf", "broker_url",
-    "flower_basic_auth",
+    "flower_basic_auth", "jwt_secret",
 )  # fmt: skip
 # airflow-init's only capabilities (handing the volumes to AIRFLOW_UID, then dropping root).
 INIT_CAPS = {"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"}
