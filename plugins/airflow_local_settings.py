@@ -17,6 +17,9 @@ connections (psycopg2 does not close a connection from a process other than its 
 the child drops it), so the child opens its own on first use. Nothing is exported: ``__all__``
 is empty, so Airflow copies no name from here into ``airflow.settings``.
 
+On Airflow 3 it does nothing: 3.3.2's ``airflow.settings`` registers the same
+``engine.dispose(close=False)`` after fork itself (``clean_in_fork``).
+
 Listed in ``plugins/.airflowignore``: the plugin loader would otherwise execute it a second
 time as a plugin module (harmless, the hook would just run twice).
 """
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import os
 import sys
+
+from airflow import __version__ as _airflow_version
 
 __all__: list[str] = []
 
@@ -37,4 +42,5 @@ def fresh_pool_in_child() -> None:
         engine.dispose(close=False)
 
 
-os.register_at_fork(after_in_child=fresh_pool_in_child)
+if _airflow_version.startswith("2."):  # 3.x does this itself (see above)
+    os.register_at_fork(after_in_child=fresh_pool_in_child)

@@ -17,6 +17,7 @@ requests and exactly these errors are answered here; everything else keeps Airfl
 
 from __future__ import annotations
 
+from airflow import __version__ as _airflow_version
 from airflow.plugins_manager import AirflowPlugin
 from flask import Blueprint, Response, json, request
 from sqlalchemy.exc import DataError
@@ -54,6 +55,10 @@ def value_airflow_cannot_parse(error: ValueError) -> Response:
     raise error
 
 
-class ApiClientErrorsPlugin(AirflowPlugin):
-    name = "rest_trigger_api_client_errors"
-    flask_blueprints = [blueprint]
+# Airflow 2.11 only: 3.x serves its API (/api/v2) from FastAPI, where a Flask blueprint's error
+# handlers never run, and validates query values itself (422).
+if _airflow_version.startswith("2."):
+
+    class ApiClientErrorsPlugin(AirflowPlugin):
+        name = "rest_trigger_api_client_errors"
+        flask_blueprints = [blueprint]

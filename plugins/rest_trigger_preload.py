@@ -35,6 +35,8 @@ import os
 import sys
 import time
 
+from airflow import __version__ as _airflow_version
+
 log = logging.getLogger(__name__)
 
 # What main_etl imports at run time (see dags/rest_trigger.py); the rest of Airflow's task
@@ -106,6 +108,8 @@ def executor_forks_tasks() -> bool:
 # Under another executor (the compose stack's Celery profile) the preload would be pure cost: the
 # scheduler runs no task, and it imports between the job's first heartbeat and its loop's (a
 # loaded CI machine took 36 s there, the scheduler's /health answered 503 and compose gave up).
-if forks_tasks(sys.argv) and executor_forks_tasks():
+# Airflow 2.11 only: 3.x runs each task in a process its executor's supervisor (task SDK) starts,
+# and half of TASK_RUNTIME_MODULES (the 2.x task runner) does not exist there; not measured on 3.
+if _airflow_version.startswith("2.") and forks_tasks(sys.argv) and executor_forks_tasks():
     preload()
     freeze_before_fork()

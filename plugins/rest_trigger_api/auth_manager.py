@@ -12,14 +12,33 @@ server error. For such an id FAB (provider 1.5.4) looks up a sub-DAG's root in t
 with no such DAG the lookup returns None, and every API request on that id, with or without
 credentials, ended in ``AttributeError`` and an HTML 500. Found by tests/test_api_schema.py
 (schemathesis, Airflow's own OpenAPI spec).
+
+The same class serves Airflow 3 (FAB provider 3.x), where FAB still asks for edit on the DAG to
+create a run (``is_authorized_dag``, scenario 3). Only the imports differ (the resource models
+moved to ``airflow.api_fastapi``); 3.x has no sub-DAGs, so the root-DAG lookup is never called.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+
+try:  # Airflow 3
+    from airflow.api_fastapi.auth.managers.models.resource_details import (
+        DagAccessEntity,
+        DagDetails,
+    )
+except ImportError:  # Airflow 2.11
+    from airflow.auth.managers.models.resource_details import (  # type: ignore[no-redef]
+        DagAccessEntity,
+        DagDetails,
+    )
+
+# FAB's resource names, the same in provider 1.5.4 and 3.x: create on every DAG's runs, or on
+# one DAG's runs ("DAG Run:<dag_id>").
+_ALL_DAG_RUNS = "DAG Runs"
+_DAG_RUN_PREFIX = "DAG Run:"
 
 
 class RestTriggerAuthManager(FabAuthManager):
@@ -34,9 +53,15 @@ class RestTriggerAuthManager(FabAuthManager):
         if method == "POST" and access_entity == DagAccessEntity.RUN and details and details.id:
             return self._is_authorized_dag(
                 method="GET", details=details, user=user
-            ) and self._is_authorized_dag_run(method="POST", details=details, user=user)
+            ) and self._may_create_runs(details.id, user)
         return super().is_authorized_dag(
             method=method, access_entity=access_entity, details=details, user=user
+        )
+
+    def _may_create_runs(self, dag_id: str, user: Any) -> bool:
+        return any(
+            self._is_authorized(method="POST", resource_type=resource, user=user)
+            for resource in (_ALL_DAG_RUNS, _DAG_RUN_PREFIX + dag_id)
         )
 
     def _get_root_dag_id(self, dag_id: str) -> str:
