@@ -26,7 +26,7 @@ import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yaml"
-# The Airflow 3 variant: an override used as `-f docker-compose.yaml -f docker-compose.airflow3.yaml`.
+# The Airflow 3 variant: an override, `-f docker-compose.yaml -f docker-compose.airflow3.yaml`.
 AIRFLOW3_FILE = PROJECT_DIR / "docker-compose.airflow3.yaml"
 AIRFLOW3_LOCK = PROJECT_DIR / "requirements-airflow3.lock"
 ENV_EXAMPLE = PROJECT_DIR / ".env.example"
