@@ -99,10 +99,11 @@ docker-engine-stop: ## Stop the engine `make docker-engine` started (nothing els
 offline-images: ## Build local stand-ins for the upstream images (docker/offline/; no registry needed)
 	docker/offline/build.sh
 
-test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, celery, stop (engine started if needed)
+test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, celery, stop, then the Airflow 3 variant (engine started if needed)
 	@owned=0; docker/engine.sh owned && owned=1; \
 	docker/engine.sh start; rc=0; \
-	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/compose/test_compose_stack.py || rc=$$?; \
+	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/compose/test_compose_stack.py \
+	  tests/compose/test_compose_stack_airflow3.py || rc=$$?; \
 	if [ "$$owned" = 0 ]; then docker/engine.sh stop; fi; exit $$rc
 
 test: $(STAMP) system-deps ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)

@@ -46,6 +46,10 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     ),
     "broker_url": lambda d: f"redis://:{_redis_password(d)}@{REDIS_HOST}/0",
     "flower_basic_auth": lambda _: f"{FLOWER_USER}:{secrets.token_urlsafe(18)}",
+    # Airflow 3's [api_auth] jwt_secret (docker-compose.airflow3.yaml): signs the API's and the
+    # tasks' execution-API tokens. Made for the 2.11 stack too (unused there), so switching
+    # variants on one secrets volume finds it; the same generator as `make run AIRFLOW=3`'s.
+    "jwt_secret": lambda _: secrets.token_urlsafe(48),
 }
 
 

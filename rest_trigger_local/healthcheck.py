@@ -1,7 +1,8 @@
-"""Cheap container healthchecks for the compose stack's triggerer and Celery workers.
+"""Cheap container healthchecks for the compose stack's triggerer, dag-processor and Celery workers.
 
-``python -m rest_trigger_local.healthcheck triggerer`` and ``... celery-worker``: exit 0 when
-healthy, 1 (with the reason on stderr) when not.
+``python -m rest_trigger_local.healthcheck triggerer``, ``... dag-processor`` (the Airflow 3
+variant, docker-compose.airflow3.yaml) and ``... celery-worker``: exit 0 when healthy, 1 (with
+the reason on stderr) when not.
 
 Why not the stock commands: ``airflow jobs check`` and ``celery --app <airflow's app> inspect
 ping`` each import Airflow, 1.7 and 1.2 CPU-seconds per check (measured in the stack). Every 10 s
@@ -20,21 +21,27 @@ import socket
 import subprocess
 import sys
 
-# Airflow's own default for the triggerer ([triggerer] triggerer_health_check_threshold).
+# Airflow's own default for the triggerer ([triggerer] triggerer_health_check_threshold); the
+# dag-processor heartbeats more often than that, so it serves for both.
 TRIGGERER_THRESHOLD_SECONDS = 30
 
 
-def triggerer_alive(sql_alchemy_conn: str, hostname: str, threshold: int) -> bool:
-    """What ``airflow jobs check --job-type TriggererJob --hostname H`` asks: a running
-    TriggererJob of this host with a heartbeat newer than the threshold."""
+# The job types ``airflow jobs check --job-type`` takes, by the healthcheck's name for them.
+JOB_TYPES = {"triggerer": "TriggererJob", "dag-processor": "DagProcessorJob"}
+
+
+def job_alive(sql_alchemy_conn: str, job_type: str, hostname: str, threshold: int) -> bool:
+    """What ``airflow jobs check --job-type T --hostname H`` asks: a running job of that type
+    (TriggererJob; Airflow 3's DagProcessorJob) of this host with a heartbeat newer than the
+    threshold."""
     import psycopg2
 
     url = sql_alchemy_conn.replace("postgresql+psycopg2://", "postgresql://", 1)
     with psycopg2.connect(url, connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT count(*) FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
+            "SELECT count(*) FROM job WHERE job_type = %s AND state = 'running'"
             " AND hostname = %s AND latest_heartbeat > now() - make_interval(secs => %s)",
-            (hostname, threshold),
+            (job_type, hostname, threshold),
         )
         (alive,) = cur.fetchone()
     conn.close()
@@ -64,13 +71,14 @@ def airflow_setting(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["triggerer", "celery-worker"])
+    parser.add_argument("what", choices=[*JOB_TYPES, "celery-worker"])
     args = parser.parse_args(argv)
     # The connection URLs come from the environment, never the command line (they hold passwords).
     hostname = os.environ.get("HOSTNAME") or socket.gethostname()
-    if args.what == "triggerer":
-        ok = triggerer_alive(
+    if args.what in JOB_TYPES:
+        ok = job_alive(
             airflow_setting("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+            JOB_TYPES[args.what],
             hostname,
             TRIGGERER_THRESHOLD_SECONDS,
         )

@@ -1,7 +1,10 @@
 # Stand-in for the official `apache/airflow:2.11.2-python3.11` image, built by
 # docker/offline/build.sh where no registry answers. Tagged
 # rest-trigger-offline/airflow:2.11.2-python3.11; the project's Dockerfile builds on it when
-# AIRFLOW_BASE_IMAGE names it.
+# AIRFLOW_BASE_IMAGE names it. With AIRFLOW_VERSION=3.3.2 and
+# AIRFLOW_LOCK=requirements-airflow3.lock (`build.sh --airflow3`) the same recipe is the stand-in
+# for `apache/airflow:3.3.2-python3.11`, rest-trigger-offline/airflow:3.3.2-python3.11, which
+# docker-compose.airflow3.yaml builds on when AIRFLOW3_BASE_IMAGE names it.
 #
 # Keeps the documented contract (https://airflow.apache.org/docs/docker-stack/): the user
 # `airflow`, uid 50000, gid 0, home /home/airflow; AIRFLOW_HOME=/opt/airflow as the working
@@ -14,7 +17,7 @@
 # Differs: Debian bookworm's Python 3.11.2 (not the image's latest 3.11.x) in a virtualenv at
 # /home/airflow/.local (Debian's Python is externally managed: `pip install --user` is refused),
 # so PIP_USER is not set; only the providers this project uses (amazon, celery, postgres, fab
-# and their dependencies), at the versions of the project's requirements.lock in place of
+# and their dependencies), at the versions of the project's lock (requirements.lock or -airflow3) in place of
 # Airflow's constraints file (which this machine cannot reach); no MySQL/MSSQL clients, no
 # _PIP_ADDITIONAL_REQUIREMENTS support (the project never uses it), no LD_PRELOAD workaround.
 ARG BASE
@@ -30,7 +33,12 @@ RUN apt-get update -qq \
  && chmod -R g=u /opt/airflow /home/airflow \
  && chmod g=u /etc/passwd
 
-ENV AIRFLOW_VERSION=2.11.2 \
+# The Airflow version and the lock it is installed from: 2.11.2 with requirements.lock (the
+# default), or 3.3.2 with requirements-airflow3.lock (build.sh --airflow3): one recipe for both.
+# Declared after the system layer, so both versions share it in the build cache.
+ARG AIRFLOW_VERSION=2.11.2
+ARG AIRFLOW_LOCK=requirements.lock
+ENV AIRFLOW_VERSION=${AIRFLOW_VERSION} \
     AIRFLOW_HOME=/opt/airflow \
     AIRFLOW_USER_HOME_DIR=/home/airflow \
     AIRFLOW_UID=50000 \
@@ -39,7 +47,8 @@ ENV AIRFLOW_VERSION=2.11.2 \
     DUMB_INIT_SETSID=1 \
     LANG=C.UTF-8
 
-COPY --chown=airflow:0 requirements.lock requirements-dev.lock /tmp/
+COPY --chown=airflow:0 ${AIRFLOW_LOCK} /tmp/requirements.lock
+COPY --chown=airflow:0 requirements-dev.lock /tmp/
 USER airflow
 # uv only to install faster (pinned by the project's dev lock); it does not stay in the image.
 RUN set -eu; \

@@ -4,6 +4,11 @@
 #
 #   docker/offline/build.sh            # build what is missing or out of date; print the names
 #   docker/offline/build.sh --env      # the same, then print `NAME=image` lines for compose
+#   docker/offline/build.sh --airflow3 [--env]   # also the Airflow 3.3.2 stand-in (and its line)
+#
+# The Airflow 3 stand-in (for docker-compose.airflow3.yaml) is built only when asked: it is a
+# second Airflow install (142 s on a loaded 2-core machine, then cached like the others), which
+# a 2.11-only user or CI job never needs.
 #
 # Every stand-in is tagged under ${OFFLINE_IMAGE_PREFIX:-rest-trigger-offline}/..., never under
 # an official name, so nothing can mistake one for the real image; docker-compose.yaml reads
@@ -70,22 +75,28 @@ build_base() {
   log "built ${base}"
 }
 
-# build NAME DOCKERFILE FILE...: a context of just those files (plus the project's lock when
-# asked), rebuilt only when their hash or the base changed.
+# build NAME DOCKERFILE [--build-arg K=V]... FILE...: a context of just those files (plus the
+# project's lock when asked), rebuilt only when their hash, the build args or the base changed.
 build() {
   local name="$1" dockerfile="$2"
   shift 2
-  local ctx inputs
+  local ctx inputs args=()
+  while [ "${1:-}" = "--build-arg" ]; do
+    args+=(--build-arg "$2")
+    shift 2
+  done
   ctx="$(mktemp -d /tmp/rest-trigger-ctx.XXXXXX)"
   cp "${here}/${dockerfile}" "${ctx}/Dockerfile"
   for f in "$@"; do cp "${f}" "${ctx}/"; done
-  inputs="$( (cd "${ctx}" && sha256sum ./* ; docker image inspect --format '{{.Id}}' "${base}") | sha256sum | cut -c1-16)"
+  # No build args: the same hash as before they existed, so a 2.11 stand-in is not rebuilt.
+  inputs="$( (cd "${ctx}" && sha256sum ./* ; docker image inspect --format '{{.Id}}' "${base}"; \
+    if [ "${#args[@]}" -gt 0 ]; then printf '%s\n' "${args[@]}"; fi) | sha256sum | cut -c1-16)"
   if has_image "${name}" && [ "$(label_of "${name}")" = "${inputs}" ]; then
     log "${name} present"
   else
     local start=${SECONDS}
     log "building ${name} from docker/offline/${dockerfile}"
-    DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=${base}" \
+    DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=${base}" "${args[@]}" \
       --label "rest-trigger.inputs=${inputs}" -t "${name}" "${ctx}" >"${ctx}.log" 2>&1 \
       || { tail -40 "${ctx}.log" >&2; exit 1; }
     log "built ${name} in $((SECONDS - start)) s"
@@ -93,16 +104,39 @@ build() {
   rm -rf "${ctx}" "${ctx}.log"
 }
 
+airflow3=0
+env_lines=0
+for arg in "$@"; do
+  case "${arg}" in
+    --airflow3) airflow3=1 ;;
+    --env) env_lines=1 ;;
+    *) log "unknown argument ${arg} (--airflow3, --env)"; exit 2 ;;
+  esac
+done
+
 build_base
 build "${prefix}/postgres:16" postgres.Dockerfile "${here}/postgres-entrypoint.sh" "${project}/requirements.lock"
 build "${prefix}/redis:7" redis.Dockerfile "${here}/redis-entrypoint.sh"
 build "${prefix}/airflow:2.11.2-python3.11" airflow.Dockerfile "${here}/airflow-entrypoint.sh" \
   "${project}/requirements.lock" "${project}/requirements-dev.lock"
+airflow3_version="$(sed -n 's/^apache-airflow==//p' "${project}/requirements-airflow3.lock")"
+if [ "${airflow3}" = 1 ]; then
+  # The same recipe with Airflow 3's version and lock (docker-compose.airflow3.yaml).
+  build "${prefix}/airflow:${airflow3_version}-python3.11" airflow.Dockerfile \
+    --build-arg "AIRFLOW_VERSION=${airflow3_version}" \
+    --build-arg "AIRFLOW_LOCK=requirements-airflow3.lock" \
+    "${here}/airflow-entrypoint.sh" "${project}/requirements-airflow3.lock" \
+    "${project}/requirements-dev.lock"
+fi
 
-if [ "${1:-}" = "--env" ]; then
+if [ "${env_lines}" = 1 ]; then
   # The variables docker-compose.yaml reads its image names from.
   echo "POSTGRES_IMAGE=${prefix}/postgres:16"
   echo "WAREHOUSE_DB_IMAGE=${prefix}/postgres:16"
   echo "REDIS_IMAGE=${prefix}/redis:7"
   echo "AIRFLOW_BASE_IMAGE=${prefix}/airflow:2.11.2-python3.11"
+  if [ "${airflow3}" = 1 ]; then
+    # The base the Airflow 3 variant reads (docker-compose.airflow3.yaml).
+    echo "AIRFLOW3_BASE_IMAGE=${prefix}/airflow:${airflow3_version}-python3.11"
+  fi
 fi

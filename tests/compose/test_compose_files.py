@@ -9,8 +9,8 @@ environment variable may override airflow.cfg's API auth or pause new DAGs (a fa
 run would show only as a 403 or a run queued forever, far from its cause). These need Compose
 v2's `docker compose config` (no engine needed), or Debian's docker-compose 1.29 for the file.
 
-A little over 250 lines because the checks are short and share the helpers that render the file
-with and without `.env` (compose_config, rendered); split, both halves would import them.
+The Airflow 3 variant's checks are in test_compose_files_airflow3.py; the rendering helpers in
+tests/support/compose_config.py.
 """
 
 from __future__ import annotations
@@ -18,100 +18,27 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from rest_trigger_local.settings import PROJECT_DIR
-
-COMPOSE_FILE = PROJECT_DIR / "docker-compose.yaml"
-ENV_EXAMPLE = PROJECT_DIR / ".env.example"
-DOCKERFILE = PROJECT_DIR / "Dockerfile"
-AIRFLOW_SERVICES = ("airflow-webserver", "airflow-scheduler", "airflow-triggerer")
-PROFILE_SETS: list[tuple[str, ...]] = [
-    (),
-    ("celery",),
-    ("flower",),
-    ("celery", "flower"),
-    ("debug",),
-]
-# What the compose file may set for Airflow beyond airflow.cfg: hosts, executor, secrets, and
-# the two settings a container needs (listen beyond its loopback; the scheduler's /health).
-CONTAINER_SETTINGS = {
-    "AIRFLOW__CORE__EXECUTOR",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-    "AIRFLOW__CELERY__BROKER_URL",
-    "AIRFLOW__CELERY__BROKER_URL_CMD",
-    "AIRFLOW__CELERY__RESULT_BACKEND",
-    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH",
-    "AIRFLOW__CELERY__FLOWER_BASIC_AUTH_CMD",
-    "AIRFLOW__CORE__FERNET_KEY",
-    "AIRFLOW__CORE__FERNET_KEY_CMD",
-    "AIRFLOW__WEBSERVER__SECRET_KEY",
-    "AIRFLOW__WEBSERVER__SECRET_KEY_CMD",
-    "AIRFLOW__WEBSERVER__WEB_SERVER_HOST",
-    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK",
-}
-
-
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
-
-
-COMPOSE = _compose_command()
-needs_compose = pytest.mark.skipif(
-    COMPOSE is None, reason="neither `docker compose` (make docker-engine) nor docker-compose"
+from tests.support.compose_config import (
+    AIRFLOW3_FILE,
+    AIRFLOW3_LOCK,
+    AIRFLOW_SERVICES,
+    COMPOSE_FILE,
+    CONTAINER_SETTINGS,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    PROFILE_SETS,
+    make_env_file,
+    needs_compose,
+    read_env_file,
+    rendered,
 )
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip().strip("'")
-    return values
-
-
-def make_env_file(directory: Path) -> Path:
-    """`make docker-env` (optional: the stack needs no .env), writing into ``directory``."""
-    path = directory / ".env"
-    subprocess.run(
-        ["make", "--no-print-directory", "-C", str(PROJECT_DIR), "docker-env", f"ENV_FILE={path}"],
-        check=True, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return path
-
-
-def compose_config(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`config` on this file, with nothing from this shell but PATH and HOME."""
-    assert COMPOSE is not None
-    clean = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-    return subprocess.run(
-        [*COMPOSE, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), *args, "config"],
-        env=clean, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_env_file(tmp_path_factory.mktemp("compose-env"))
-
-
-def rendered(env_file: Path, profiles: tuple[str, ...] = ()) -> dict[str, Any]:
-    flags = [arg for p in profiles for arg in ("--profile", p)]
-    result = compose_config(env_file, *flags)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
 
 
 @needs_compose
@@ -193,7 +120,11 @@ def test_airflow_services_get_only_container_differences(env_file: Path) -> None
 def test_env_example_lists_every_variable_and_no_secret() -> None:
     text = ENV_EXAMPLE.read_text()
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
-    used = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", COMPOSE_FILE.read_text()))
+    used = {
+        name
+        for path in (COMPOSE_FILE, AIRFLOW3_FILE)
+        for name in re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", path.read_text())
+    }
     assert used <= documented, used - documented
     values = read_env_file(ENV_EXAMPLE)
     # No secret in it: the keys are commented out (generated by airflow-init unless set).
@@ -258,6 +189,8 @@ def test_build_context_holds_what_the_dockerfile_copies_and_no_secret() -> None:
     assert ignore[0] == "*"  # an allow-list
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     copied = set(re.findall(r"^COPY (?:--\S+ )*(\S+) ", DOCKERFILE.read_text(), flags=re.MULTILINE))
+    # ${AIRFLOW_LOCK}: either lock, by the build arg (docker-compose.airflow3.yaml names the other).
+    copied = (copied - {"${AIRFLOW_LOCK}"}) | {"requirements.lock", AIRFLOW3_LOCK.name}
     assert {c.rstrip("/") for c in copied} == allowed
     for path in allowed:
         assert (PROJECT_DIR / path).exists(), path

@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg2
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
 from rest_trigger_local.ports import free_port, port_is_free
-from tests.support.activity_rows import EXCLUDED
+from tests.support.compose_reads import copy_project, expected_total, warehouse
 from tests.support.compose_stack import (
     PROJECT_DIR,
     Api,
@@ -64,7 +63,7 @@ MAX_CELERY_RUNS = 12
 SECRETS_DIR = "/opt/airflow/secrets"
 SECRET_FILES = (
     "fernet_key", "webserver_secret_key", "redis_password", "redis.conf", "broker_url",
-    "flower_basic_auth",
+    "flower_basic_auth", "jwt_secret",
 )  # fmt: skip
 # airflow-init's only capabilities (handing the volumes to AIRFLOW_UID, then dropping root).
 INIT_CAPS = {"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"}
@@ -92,19 +91,6 @@ def doc_command(pattern: str) -> str:
     return block
 
 
-def _copy_project(target: Path) -> None:
-    """What a fresh clone holds: the tracked files (plus new ones not ignored), nothing else."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=PROJECT_DIR, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        source = PROJECT_DIR / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
 @pytest.fixture(scope="module")
 def project() -> Iterator[ComposeProject]:
     env = clean_env()
@@ -114,7 +100,7 @@ def project() -> Iterator[ComposeProject]:
     (workdir / "owner.pid").write_text(str(os.getpid()))
     directory = workdir / f"rest-trigger-{workdir.name.rsplit('-', 1)[-1].lower()}"
     directory.mkdir()
-    _copy_project(directory)
+    copy_project(directory)
     images, notes = resolve_images(env)
     env.update(images)
     # An engine started with --bridge=none has no default bridge for build steps to use.
@@ -166,36 +152,6 @@ def api(project: ComposeProject) -> Api:
         admin=(project.setting("AIRFLOW_ADMIN_USER", "admin"),
                project.setting("AIRFLOW_ADMIN_PASSWORD", "admin")),
     )  # fmt: skip
-
-
-def warehouse(project: ComposeProject) -> psycopg2.extensions.connection:
-    """The warehouse through the relay's published port, as docs/docker.md's psql reaches it."""
-    return psycopg2.connect(
-        host="127.0.0.1", port=int(project.setting("WAREHOUSE_PORT", "5439")),
-        dbname=project.setting("WAREHOUSE_DB", "dev"),
-        user=project.setting("WAREHOUSE_USER", "warehouse"),
-        password=project.setting("WAREHOUSE_PASSWORD", "warehouse"),
-    )  # fmt: skip
-
-
-def expected_total(project: ComposeProject, conf: dict[str, object]) -> int:
-    """The article's count by the test's own arithmetic, not the DAG's SQL file: the site's raw
-    rows for the global id's accounts, counted in Python within the inclusive dates, leaving out
-    rows with no user and the JOINED/LEFT membership events (and, as NOT IN does, no message)."""
-    with warehouse(project) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT f.dim_user_id, f.message, f.activity_date::text FROM fact_user_activity f"
-            " WHERE f.dim_site_id = %s AND EXISTS (SELECT 1 FROM dim_account d"
-            "   WHERE d.dim_account_id = f.dim_account_id AND d.global_id = %s)",
-            (conf["sid"], conf["gid"]),
-        )
-        rows = cur.fetchall()
-    start, end = str(conf["date_start"]), str(conf["date_end"])
-    return sum(
-        1
-        for user, message, day in rows
-        if user is not None and message not in (None, *EXCLUDED) and start <= day <= end
-    )
 
 
 # -- the default stack -------------------------------------------------------------------------
