@@ -10,10 +10,14 @@ def _category(cmdline: str) -> str:
         return "postgres (metadata DB and warehouse)"
     if "LocalExecutor" in cmdline:
         return "task processes (LocalExecutor workers and the tasks they fork)"
-    if "DagFileProcessor" in cmdline:
+    if "DagFileProcessor" in cmdline or "dag-processor" in cmdline:
         return "DAG file processor"
     if "gunicorn" in cmdline or "webserver" in cmdline:
         return "webserver (REST API)"
+    if "api-server" in cmdline or "uvicorn" in cmdline:
+        return "api-server (REST API, task execution API)"
+    if "supervisor" in cmdline or "task-runner" in cmdline:
+        return "task processes (LocalExecutor workers and the tasks they fork)"
     if "scheduler" in cmdline:
         return "scheduler loop"
     if "rest_trigger_local" in cmdline or "stock_stack" in cmdline:
