@@ -13,10 +13,15 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set (as
+# on the shared 2-core machine) Python never writes them either: every Airflow process and every
+# task then compiles Airflow, pandas, ... from source at each start (py-spy saw Airflow 3's task
+# processes compiling pandas in the benchmark; `import pandas` took 3.3 CPU-s without .pyc, 1.0
+# with them). Python reads .pyc files that exist even so.
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$$(sed -n 's/^uv==//p' requirements-dev.lock)"
-	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements-dev.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
@@ -30,7 +35,7 @@ STAMP3 := $(VENV3)/.installed
 $(STAMP3): requirements-airflow3.lock requirements-dev.lock pyproject.toml
 	@test -x $(PY3) || $(PYTHON) -m venv $(VENV3)
 	@$(PY3) -m pip install --quiet --disable-pip-version-check "uv==$$(sed -n 's/^uv==//p' requirements-dev.lock)"
-	$(VENV3)/bin/uv pip sync --quiet --python $(PY3) requirements-airflow3.lock
+	$(VENV3)/bin/uv pip sync --quiet --compile-bytecode --python $(PY3) requirements-airflow3.lock
 	$(VENV3)/bin/uv pip install --quiet --python $(PY3) --no-deps -e .
 	@touch $@
 

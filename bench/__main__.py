@@ -1,5 +1,6 @@
 """``make bench`` / ``python -m bench``: start the stacks, measure, print a markdown table and
-write the figures as JSON (bench/results/latest.json)."""
+write the figures as JSON (bench/results/latest.json). One stack at a time (2 cores): the
+project on Airflow 2.11, the stock Airflow 2.11 stack, then the project on Airflow 3."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from bench.report import markdown
 from bench.stats import loadavg, machine, wait_for_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("latency", "stock", "burst", "floor", "parse", "scale")
+SECTIONS = ("latency", "stock", "burst", "floor", "parse", "scale", "airflow3")
+# Sections that start a stack of their own; the others share the project's 2.11 stack.
+OWN_STACK = ("stock", "airflow3")
 
 
 def say(message: str) -> None:
@@ -95,6 +98,27 @@ def _section(result: dict[str, Any], name: str, function: Any, *args: Any) -> No
         ).strip()
 
 
+def airflow3(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The project on Airflow 3.3.2 (make run AIRFLOW=3), started once the 2.11 stacks are
+    stopped: latency and burst with the 2.11 project stack's counts, into result's
+    latency_airflow3 and burst_airflow3 (each a section of its own: one failing does not lose
+    the other). Returns the stack's facts: Airflow's version and its start-up time."""
+    say("starting the project stack on Airflow 3 (make run AIRFLOW=3)")
+    s = stack.start("airflow3", args.demo_rows)
+    try:
+        version = s.rest.get("/version", timeout=30).json().get("version")
+        say(f"Airflow {version} up in {s.started_in:.1f} s")
+        say(f"latency, project configuration on Airflow 3: {args.latency_runs} runs")
+        _section(result, "latency_airflow3", measure.latency, s, args.latency_runs,
+                 args.warmup, say)  # fmt: skip
+        say(f"burst on Airflow 3: {args.burst} runs from {args.callers} callers")
+        _section(result, "burst_airflow3", measure.burst, s, args.burst, args.callers, say)
+    finally:
+        stack.stop(s)
+        shutil.rmtree(s.state_dir, ignore_errors=True)
+    return {"airflow": version, "stack_start_s": round(s.started_in, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     result: dict[str, Any] = {
@@ -107,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"] = machine()
     say(f"machine: {result['machine']}")
     began = time.monotonic()
-    project_sections = [s for s in args.sections if s != "stock"]
+    project_sections = [s for s in args.sections if s not in OWN_STACK]
     if project_sections:
         say("starting the project stack (make run's launcher)")
         s = stack.start("project", args.demo_rows)
@@ -144,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stack.stop(s)
             shutil.rmtree(s.state_dir, ignore_errors=True)
+    if "airflow3" in args.sections:
+        _section(result, "airflow3", airflow3, result, args)
     result["load_at_end"] = loadavg()
     result["duration_s"] = round(time.monotonic() - began)
     table = markdown(result)

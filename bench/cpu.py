@@ -8,12 +8,16 @@ from bench.stack import Stack
 def _category(cmdline: str) -> str:
     if "postgres" in cmdline:
         return "postgres (metadata DB and warehouse)"
-    if "LocalExecutor" in cmdline:
+    # Airflow 3 titles a LocalExecutor worker "airflow worker -- LocalExecutor: ..." when idle
+    # and "airflow worker -- <workload id>" while it runs a task.
+    if "LocalExecutor" in cmdline or "airflow worker --" in cmdline:
         return "task processes (LocalExecutor workers and the tasks they fork)"
-    if "DagFileProcessor" in cmdline:
+    if "DagFileProcessor" in cmdline or "dag-processor" in cmdline:
         return "DAG file processor"
     if "gunicorn" in cmdline or "webserver" in cmdline:
         return "webserver (REST API)"
+    if "api_server" in cmdline or "api-server" in cmdline:  # 3.x titles it "airflow api_server"
+        return "api-server (REST API, task execution API)"
     if "scheduler" in cmdline:
         return "scheduler loop"
     if "rest_trigger_local" in cmdline or "stock_stack" in cmdline:

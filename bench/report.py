@@ -30,6 +30,90 @@ def _ratio(slow: dict[str, Any], fast: dict[str, Any], key: str) -> float:
     return a / b if a and b else 0.0
 
 
+def _x(new: float | None, old: float | None) -> str:
+    """new / old, as the same-run ratio of the two Airflow versions."""
+    return f"{new / old:.2f}x" if new and old else "-"
+
+
+def _med(summary: dict[str, Any] | None) -> float | None:
+    return (summary or {}).get("median")
+
+
+def versions_table(r: dict[str, Any]) -> list[str]:
+    """The project on Airflow 2.11 vs the same project on Airflow 3, measured in the same
+    invocation on the same machine (one stack at a time), with the ratio 3 / 2.11."""
+    lp, l3 = r.get("latency_project") or {}, r.get("latency_airflow3") or {}
+    bp, b3 = r.get("burst") or {}, r.get("burst_airflow3") or {}
+    a3 = r.get("airflow3") or {}
+    if not (l3 or b3 or a3):
+        return []
+    old = f"Airflow {r['machine'].get('airflow', '2')}"
+    new = f"Airflow {a3.get('airflow') or '3'}"
+    start_old, start_new = r.get("project_stack_start_s"), a3.get("stack_start_s")
+    rows: list[tuple[str, str, str, str]] = [
+        ("stack start-up (launcher to ready)", _s(start_old), _s(start_new),
+         _x(start_new, start_old)),
+    ]  # fmt: skip
+    if lp or l3:
+        rows.append(("sequential runs measured", str(lp.get("runs", "-")),
+                     str(l3.get("runs", "-")), ""))  # fmt: skip
+        for label, key in (
+            ("POST to success, Airflow's end_date (median / p95)", "post_to_success_s"),
+            ("POST to success, as the caller saw it (median / p95)", "caller_post_to_success_s"),
+        ):
+            rows.append((label, _mp(lp.get(key)), _mp(l3.get(key)),
+                         _x(_med(l3.get(key)), _med(lp.get(key)))))  # fmt: skip
+        post_old = (lp.get("breakdown_s") or {}).get("post")
+        post_new = (l3.get("breakdown_s") or {}).get("post")
+        rows.append(("POST answered in (median / p95)", _mp(post_old, _ms), _mp(post_new, _ms),
+                     _x(_med(post_new), _med(post_old))))  # fmt: skip
+        rows.append(("CPU-s per sequential run (all processes)",
+                     str(lp.get("cpu_per_run_s", "-")), str(l3.get("cpu_per_run_s", "-")),
+                     _x(l3.get("cpu_per_run_s"), lp.get("cpu_per_run_s"))))  # fmt: skip
+    if bp or b3:
+        rows.append(("burst: runs posted by concurrent callers",
+                     f"{bp.get('runs', '-')} by {bp.get('callers', '-')}",
+                     f"{b3.get('runs', '-')} by {b3.get('callers', '-')}", ""))  # fmt: skip
+        for label, key in (
+            ("burst runs per minute (Airflow's end_dates)", "runs_per_minute"),
+            ("burst runs per minute, as the caller saw it", "caller_runs_per_minute"),
+            ("burst CPU-s per run (all processes)", "cpu_per_run_s"),
+        ):
+            rows.append((label, str(bp.get(key, "-")), str(b3.get(key, "-")),
+                         _x(b3.get(key), bp.get(key))))  # fmt: skip
+        rows.append(("burst POST latency (median / p95)", _mp(bp.get("post_s"), _ms),
+                     _mp(b3.get("post_s"), _ms),
+                     _x(_med(b3.get("post_s")), _med(bp.get("post_s")))))  # fmt: skip
+        rows.append(
+            (
+                "burst succeeded / failed / missing",
+                "/".join(str(bp.get(k, "-")) for k in ("succeeded", "failed", "missing")),
+                "/".join(str(b3.get(k, "-")) for k in ("succeeded", "failed", "missing")),
+                "",
+            )
+        )
+    out = [
+        f"### {old} vs {new}: the project stack, same invocation, same machine",
+        "",
+        f"| measure | {old} | {new} | {new.split()[-1]} / {old.split()[-1]} |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    out.append("")
+    bd_old, bd_new = lp.get("breakdown_s") or {}, l3.get("breakdown_s") or {}
+    if bd_new:
+        out += [
+            f"### Where a sequential run's time goes, {old} vs {new} (median / p95)",
+            "",
+            f"| step | {old} | {new} |",
+            "| --- | --- | --- |",
+        ]
+        for key in list(bd_old) + [k for k in bd_new if k not in bd_old]:
+            out.append(f"| {key} | {_mp(bd_old.get(key), _ms)} | {_mp(bd_new.get(key), _ms)} |")
+        out.append("")
+    return out
+
+
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     out = [
@@ -140,6 +224,7 @@ def markdown(r: dict[str, Any]) -> str:
             ),
             ("burst POST p95 < 250 ms", b["post_s"]["p95"] < 0.25, _ms(b["post_s"]["p95"])),
         ]
+    out += versions_table(r)
     f = r.get("floor")
     if f:
         out += [

@@ -44,19 +44,26 @@ class Posted:
 def caller_client(stack: Stack) -> RestTriggerClient:
     """The REST client other systems use (rest_trigger_client), with the stack's caller login;
     its transport also sends the benchmark's own requests."""
-    return RestTriggerClient(stack.base_url, *stack.auth, connect_retries=CONNECT_RETRIES)
+    return RestTriggerClient(
+        stack.base_url, *stack.auth, api=stack.api_version, connect_retries=CONNECT_RETRIES
+    )
 
 
 def caller_transport(stack: Stack) -> Transport:
     """The trigger client's transport alone, with the stack's caller login (one per thread)."""
-    return Transport(stack.base_url, *stack.auth, connect_retries=CONNECT_RETRIES)
+    return Transport(
+        stack.base_url, *stack.auth, api=stack.api_version, connect_retries=CONNECT_RETRIES
+    )
 
 
 def post_run(transport: Transport, run_id: str, conf: dict[str, Any] | None = None) -> Posted:
-    """POST one run (the demo conf unless ``conf``), timed; any answer is returned."""
+    """POST one run (the demo conf unless ``conf``), timed; any answer is returned. The body is
+    the transport's API version's (/api/v2 requires ``logical_date: null``)."""
+    body = transport.version.trigger_body(run_id, conf or DEMO_CONF)
+    transport.auth.headers()  # log in first (/api/v2: a token, fetched once per transport)
     sent_at = time.time()
     started = time.perf_counter()
-    response = transport.post(RUNS, {"dag_run_id": run_id, "conf": conf or DEMO_CONF}, timeout=60)
+    response = transport.post(RUNS, body, timeout=60)
     seconds = time.perf_counter() - started
     body = "" if response.status_code == 200 else response.text[:300]
     return Posted(run_id, response.status_code, sent_at, seconds, body)

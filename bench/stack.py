@@ -1,4 +1,4 @@
-"""The two Airflow stacks the benchmark measures, started with the shared harness
+"""The Airflow stacks the benchmark measures, started with the shared harness
 (rest_trigger_local/harness.py), each in its own subprocess on free ports and a throwaway state
 folder.
 
@@ -6,6 +6,8 @@ folder.
   airflow.cfg, LocalExecutor on the embedded PostgreSQL).
 - ``stock``: ``python -m bench.stock_stack``: the same launcher, DAG and warehouse, but Airflow's
   own defaults (SQLite metadata database, SequentialExecutor, no tuning).
+- ``airflow3``: the project on Airflow 3.3.2 (``make run AIRFLOW=3``: the same launcher with
+  .venv-airflow3's interpreter; api-server, scheduler, dag-processor; /api/v2 with a JWT).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from dataclasses import dataclass
 from rest_trigger_local import harness
 
 STARTUP_TIMEOUT = 600
-MODULES = {"project": "rest_trigger_local", "stock": "bench.stock_stack"}
+MODULES = {
+    "project": "rest_trigger_local",
+    "stock": "bench.stock_stack",
+    "airflow3": "rest_trigger_local",
+}
+AIRFLOW_MAJOR = {"airflow3": 3}  # the others run .venv's Airflow 2.11
 
 
 @dataclass
@@ -37,6 +44,7 @@ def start(variant: str, demo_rows: int) -> Stack:
         module=MODULES[variant],
         new_session=True,  # Ctrl-C on the benchmark reaches it only through stop()
         timeout=STARTUP_TIMEOUT,
+        airflow=AIRFLOW_MAJOR.get(variant, 2),
         variant=variant,
     )
 

@@ -215,6 +215,25 @@ class Launcher:
             time.sleep(0.5)
         raise LaunchError(f"Airflow did not become healthy within {timeout:.0f} s ({url})")
 
+    def _warm_execution_api(self) -> None:
+        """3.x: have the api-server build the task execution API now, not when the first task
+        calls it. It is a Cadwyn app that generates its versioned routers and pydantic models on
+        its first request, on the event loop of the api-server's single worker: seen taking
+        ~30 s on the loaded 2-core machine, during which every request (the first run's task,
+        the callers' polls) waited. Its /health is public; any answer means it is built."""
+        if self.major < 3:
+            return
+        started = time.monotonic()
+        url = f"{self.settings.base_url}/execution/health"
+        try:
+            urllib.request.urlopen(url, timeout=300).close()
+        except urllib.error.HTTPError:
+            pass  # built; the answer does not matter
+        except OSError as exc:
+            _say(f"warning: the task execution API did not answer ({exc}); tasks may wait")
+            return
+        _say(f"task execution API built in {time.monotonic() - started:.1f} s")
+
     def _check_admin_login(self) -> None:
         """The user is created on the first run only; say so if the password has changed since."""
         s = self.settings
@@ -350,6 +369,7 @@ class Launcher:
         for name, *args in self.processes():
             self._spawn(name, *args)
         self._wait_healthy()
+        self._warm_execution_api()
         self._check_admin_login()
 
     # -- shutdown -------------------------------------------------------------------------

@@ -67,3 +67,65 @@ def test_goals_not_met_point_at_the_gaps() -> None:
     assert _row(table, "burst >= 100 runs/min").endswith("**not met** |")
     assert _row(table, "burst: CPU per run").endswith("**not met** |")
     assert "Goals not met" in table
+
+
+def _with_airflow3(result: dict[str, Any], seconds: float, runs_per_minute: float) -> dict:
+    burst = {**result["burst"], "runs_per_minute": runs_per_minute,
+             "caller_runs_per_minute": runs_per_minute - 5, "cpu_per_run_s": 2.0}  # fmt: skip
+    latency = _latency(seconds, 3.0)
+    latency["breakdown_s"] = {"post": _s(0.1), "main_etl.queue": _s(0.5)}
+    return {
+        **result,
+        "project_stack_start_s": 40.0,
+        "latency_airflow3": latency,
+        "burst_airflow3": burst,
+        "airflow3": {"airflow": "3.3.2", "stack_start_s": 120.0},
+    }
+
+
+def _cells(table: str, measure: str) -> list[str]:
+    return [c.strip() for c in _row(table, measure).strip("|").split("|")]
+
+
+def test_airflow_versions_side_by_side() -> None:
+    result = _result(0.9, 110.0, 0.9)
+    result["machine"]["airflow"] = "2.11.2"
+    table = markdown(_with_airflow3(result, 1.8, 55.0))
+    assert "### Airflow 2.11.2 vs Airflow 3.3.2" in table
+    assert "| measure | Airflow 2.11.2 | Airflow 3.3.2 | 3.3.2 / 2.11.2 |" in table
+    assert _cells(table, "stack start-up") == ["stack start-up (launcher to ready)", "40.00 s",
+                                               "120.00 s", "3.00x"]  # fmt: skip
+    assert _cells(table, "POST to success, Airflow's") == [
+        "POST to success, Airflow's end_date (median / p95)", "0.90 s / 0.99 s",
+        "1.80 s / 1.98 s", "2.00x",
+    ]  # fmt: skip
+    assert _cells(table, "POST to success, as the caller")[1:] == [
+        "0.95 s / 1.05 s",
+        "1.85 s / 2.04 s",
+        "1.95x",
+    ]
+    assert _cells(table, "CPU-s per sequential run")[1:] == ["1.0", "3.0", "3.00x"]
+    assert _cells(table, "burst runs per minute (Airflow")[1:] == ["110.0", "55.0", "0.50x"]
+    assert _cells(table, "burst runs per minute, as the caller")[1:] == ["110.0", "50.0", "0.45x"]
+    assert _cells(table, "burst CPU-s per run")[1:] == ["0.9", "2.0", "2.22x"]
+    assert _cells(table, "burst succeeded")[1:] == ["100/0/0", "100/0/0", ""]
+    # The breakdown of both, a step only one of them has included.
+    assert _cells(table, "main_etl.queue") == ["main_etl.queue", "-", "500 ms / 550 ms"]
+    assert "| post | 50 ms / 55 ms | 100 ms / 110 ms |" in table
+    # The 2.11 tables and goals are unchanged.
+    assert _row(table, "burst >= 100 runs/min").endswith("| met |")
+
+
+def test_no_airflow3_no_versions_table() -> None:
+    assert "vs Airflow" not in markdown(_result(0.9, 110.0, 0.9))
+
+
+def test_airflow3_failure_fails_its_goal_and_keeps_the_rest() -> None:
+    result = _result(0.9, 110.0, 0.9)
+    result["errors"] = {"burst_airflow3": "RuntimeError: boom"}
+    result["latency_airflow3"] = _latency(1.5, 2.0)
+    result["airflow3"] = {"airflow": "3.3.2", "stack_start_s": 100.0}
+    table = markdown(result)
+    assert _row(table, "burst_airflow3 ran").endswith("**not met** |")
+    assert _cells(table, "burst runs per minute (Airflow")[1:] == ["110.0", "-", "-"]
+    assert _cells(table, "POST to success, Airflow's")[3] == "1.67x"

@@ -120,6 +120,29 @@ def test_the_launcher_runs_api_server_scheduler_and_dag_processor_on_3(settings)
     ]
 
 
+def test_the_launcher_builds_the_execution_api_before_the_first_task_on_3(
+    settings, monkeypatch
+) -> None:
+    asked: list[str] = []
+
+    class Answer:
+        def close(self) -> None:
+            pass
+
+    def urlopen(url: str, timeout: float) -> Answer:
+        asked.append(url)
+        return Answer()
+
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+    launcher = Launcher(settings)
+    launcher.major = 2
+    launcher._warm_execution_api()
+    assert asked == []  # 2.11 has no execution API
+    launcher.major = 3
+    launcher._warm_execution_api()
+    assert asked == ["http://127.0.0.1:18080/execution/health"]
+
+
 def test_the_airflow3_banner_shows_the_token_request_and_the_v2_trigger(settings) -> None:
     launcher = Launcher(settings)
     launcher.major, launcher.version = 3, "3.3.2"
