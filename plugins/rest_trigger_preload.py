@@ -39,27 +39,40 @@ from airflow import __version__ as _airflow_version
 
 log = logging.getLogger(__name__)
 
-# What main_etl imports at run time (see dags/rest_trigger.py); the rest of Airflow's task
-# runtime is already imported by the scheduler itself.
-TASK_RUNTIME_MODULES = (
+AIRFLOW_2 = _airflow_version.startswith("2.")
+
+# What main_etl imports at run time (see dags/rest_trigger.py), on either Airflow.
+DAG_RUNTIME_MODULES = (
     "pandas",
     "redshift_connector",
-    "airflow.decorators",
     "airflow.providers.common.sql.hooks.sql",
     "airflow.providers.amazon.aws.hooks.redshift_sql",
     "rest_trigger_etl.etl",
     "rest_trigger_etl.names",
     "rest_trigger_etl.run_conf",
-    # Airflow's task runtime that the scheduler itself never imports: the `airflow tasks run`
-    # command (loaded lazily by the CLI in each task process), the LocalTaskJob and the task
-    # runner it forks with, and what the raw task imports on the way (Jinja's extensions for
-    # the template environment, dataset metadata). py-spy showed these imports in every task.
+)
+# Airflow 2.11's task runtime that the scheduler itself never imports: the `airflow tasks run`
+# command (loaded lazily by the CLI in each task process), the LocalTaskJob and the task runner
+# it forks with, and what the raw task imports on the way (Jinja's extensions for the template
+# environment, dataset metadata). py-spy showed these imports in every task.
+AIRFLOW_2_RUNTIME_MODULES = (
+    "airflow.decorators",
     "airflow.cli.commands.task_command",
     "airflow.jobs.local_task_job_runner",
     "airflow.task.task_runner.standard_task_runner",
     "airflow.operators.subdag",
     "airflow.datasets.metadata",
     "jinja2.ext",
+)
+# Airflow 3's: the task SDK's runner, which the supervisor's forked child runs, and the
+# authoring interface the DAG file imports when the task process parses it.
+AIRFLOW_3_RUNTIME_MODULES = (
+    "airflow.sdk",
+    "airflow.sdk.execution_time.task_runner",
+    "jinja2.ext",
+)
+TASK_RUNTIME_MODULES = DAG_RUNTIME_MODULES + (
+    AIRFLOW_2_RUNTIME_MODULES if AIRFLOW_2 else AIRFLOW_3_RUNTIME_MODULES
 )
 
 
@@ -108,8 +121,10 @@ def executor_forks_tasks() -> bool:
 # Under another executor (the compose stack's Celery profile) the preload would be pure cost: the
 # scheduler runs no task, and it imports between the job's first heartbeat and its loop's (a
 # loaded CI machine took 36 s there, the scheduler's /health answered 503 and compose gave up).
-# Airflow 2.11 only: 3.x runs each task in a process its executor's supervisor (task SDK) starts,
-# and half of TASK_RUNTIME_MODULES (the 2.x task runner) does not exist there; not measured on 3.
-if _airflow_version.startswith("2.") and forks_tasks(sys.argv) and executor_forks_tasks():
+# On Airflow 3 LocalExecutor forks its workers from the scheduler too, and each worker's
+# supervisor forks the task process, so the preload reaches the task the same way; 3.x freezes
+# the collector around that fork itself (LocalExecutor._spawn_workers_with_gc_freeze).
+if forks_tasks(sys.argv) and executor_forks_tasks():
     preload()
-    freeze_before_fork()
+    if AIRFLOW_2:
+        freeze_before_fork()

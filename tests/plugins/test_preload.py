@@ -16,6 +16,8 @@ sys.path.insert(0, str(PLUGINS))
 
 from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # noqa: E402
 
+from rest_trigger_local.harness import AIRFLOW3_PYTHON  # noqa: E402
+
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
@@ -93,6 +95,18 @@ def test_the_heap_is_frozen_only_where_tasks_are_forked(
     assert executor_forks_tasks() is expected
 
 
+def scheduler_probe(executor: str) -> str:
+    """Import the plugin as `airflow scheduler`'s plugin loader does; print what it imported."""
+    return (
+        "import json, os, sys\n"
+        f"os.environ['AIRFLOW__CORE__EXECUTOR'] = {executor!r}\n"
+        "sys.argv = ['/venv/bin/airflow', 'scheduler']\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "import rest_trigger_preload\n"
+        "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("executor", "imported"),
     [("LocalExecutor", ["pandas", "redshift_connector"]), ("CeleryExecutor", [])],
@@ -101,12 +115,30 @@ def test_a_scheduler_preloads_only_under_local_executor(executor: str, imported:
     """`airflow scheduler` as the plugin loader runs it: the task runtime is imported only where
     the scheduler forks the tasks; a Celery scheduler stays light (its first heartbeat is not
     delayed by imports no task of it uses)."""
-    probe = (
-        "import json, os, sys\n"
-        f"os.environ['AIRFLOW__CORE__EXECUTOR'] = {executor!r}\n"
-        "sys.argv = ['/venv/bin/airflow', 'scheduler']\n"
-        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
-        "import rest_trigger_preload\n"
-        "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
+    assert python_probe(scheduler_probe(executor)) == imported
+
+
+@pytest.mark.airflow3
+@pytest.mark.skipif(not AIRFLOW3_PYTHON.exists(), reason="no .venv-airflow3 (make venv-airflow3)")
+@pytest.mark.parametrize(
+    ("executor", "imported"),
+    [("LocalExecutor", ["pandas", "redshift_connector"]), ("CeleryExecutor", [])],
+)
+def test_an_airflow_3_scheduler_preloads_too(executor: str, imported: list[str]) -> None:
+    """Airflow 3's LocalExecutor forks its workers from the scheduler and each task from a
+    worker's supervisor, so the preload reaches the task there too (make run AIRFLOW=3, quiet
+    machine: main_etl 4.3 s -> 0.4 s, POST to success 5.7 -> 2.3 s); every module it names exists
+    on 3.3.2 (a missing one would be logged and skipped, so it is checked here)."""
+    code = (
+        scheduler_probe(executor)
+        .replace(
+            "print(json.dumps(",
+            "print(json.dumps([[m for m in rest_trigger_preload.TASK_RUNTIME_MODULES"
+            " if m not in sys.modules], ",
+        )
+        .replace("if m in sys.modules]))", "if m in sys.modules]]))")
     )
-    assert python_probe(probe) == imported
+    missing, loaded = python_probe(code, python=str(AIRFLOW3_PYTHON))
+    assert loaded == imported
+    if executor == "LocalExecutor":
+        assert missing == []
