@@ -14,6 +14,9 @@ client here. Logins and warehouse credentials come from the launcher's own setti
 ``make venv-airflow3``). Ready then means ``GET /api/v2/monitor/health`` healthy (the DAG
 processor too) and the DAG served to the admin's bearer token (POST /auth/token), asked through
 the same transport.
+
+A little over 250 lines: one stack's life (start, ready, stop) on either Airflow; what differs by
+version is one property and the API version's health path, and the rest is shared.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Everything the local run can be told, read once from the environment."""
+"""Everything the local run can be told, read once from the environment, and the environment every
+local Airflow process gets from it.
+
+A little over 250 lines because that environment is built from the settings, the generated
+secrets and the installed Airflow's version together (airflow_env, airflow3_env); split, each
+part would import the others.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ account from POST /auth/token, the documented trigger on /api/v2 to success with
 test counts itself, 409 on the same run id, 422 on a conf that is not an object, 400 on a bad
 date, the caller refused pausing; the hardening; `down -v` leaving nothing. Images: the official
 ones where a registry answers, else the stand-ins (`docker/offline/build.sh --airflow3`).
+
+A little over 250 lines because its tests share one module-scoped stack (building the images and
+starting it take minutes) and run in file order against it.
 """
 
 from __future__ import annotations
