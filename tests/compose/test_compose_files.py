@@ -34,6 +34,7 @@ from tests.support.compose_config import (
     DOCKERFILE,
     ENV_EXAMPLE,
     PROFILE_SETS,
+    assert_hardened,
     make_env_file,
     needs_compose,
     read_env_file,
@@ -87,16 +88,7 @@ def test_every_service_hardened(env_file: Path, profiles: tuple[str, ...]) -> No
     """no-new-privileges and no capability everywhere; only airflow-init runs as root, with the
     three capabilities its volume hand-over uses. (The real run checks the running containers.)"""
     services = rendered(env_file, profiles)["services"]
-    for name, service in services.items():
-        assert "no-new-privileges:true" in service.get("security_opt", []), name
-        assert service.get("cap_drop") == ["ALL"], name
-        if name == "airflow-init":
-            assert service["user"] == "0:0"
-            assert sorted(service["cap_add"]) == ["CHOWN", "SETGID", "SETUID"]
-        else:
-            assert not service.get("cap_add"), name
-            assert service.get("user", "image") not in ("0", "0:0", "root"), name
-        assert "--password" not in json.dumps(service), name
+    assert_hardened(services)
 
 
 @needs_compose

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rest_trigger_local.settings import PROJECT_DIR
+from rest_trigger_local.settings import MOVED_IN_AIRFLOW3, PROJECT_DIR
 from tests.support.compose_config import (
     AIRFLOW3_FILE,
     AIRFLOW3_LOCK,
@@ -20,6 +20,7 @@ from tests.support.compose_config import (
     CONTAINER_SETTINGS,
     DOCKERFILE,
     PROFILE_SETS,
+    assert_hardened,
     needs_compose,
     rendered,
 )
@@ -41,15 +42,6 @@ AIRFLOW3_SETTINGS = {
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
     "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE",
     "AIRFLOW__FAB__CONFIG_FILE",
-}
-# Options airflow.cfg sets in their 2.x section that Airflow 3 reads from another: the variant
-# sets them under the new name, with airflow.cfg's values.
-MOVED_IN_AIRFLOW3 = {
-    ("dag_processor", "parsing_processes"): ("scheduler", "parsing_processes"),
-    ("dag_processor", "min_file_process_interval"): ("scheduler", "min_file_process_interval"),
-    ("fab", "session_lifetime_minutes"): ("webserver", "session_lifetime_minutes"),
-    ("fab", "cookie_secure"): ("webserver", "cookie_secure"),
-    ("fab", "cookie_samesite"): ("webserver", "cookie_samesite"),
 }
 
 
@@ -87,16 +79,7 @@ def test_airflow3_variant_is_valid_and_self_contained(
 @needs_compose
 def test_airflow3_variant_hardened_like_the_stack(env_file: Path) -> None:
     services = rendered(env_file, ("celery", "flower", "debug"), AIRFLOW3_FILES)["services"]
-    for name, service in services.items():
-        assert "no-new-privileges:true" in service.get("security_opt", []), name
-        assert service.get("cap_drop") == ["ALL"], name
-        if name == "airflow-init":
-            assert service["user"] == "0:0"
-            assert sorted(service["cap_add"]) == ["CHOWN", "SETGID", "SETUID"]
-        else:
-            assert not service.get("cap_add"), name
-            assert service.get("user", "image") not in ("0", "0:0", "root"), name
-        assert "--password" not in json.dumps(service), name
+    assert_hardened(services)
 
 
 @needs_compose

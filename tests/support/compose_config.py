@@ -4,6 +4,7 @@ the compose files may give Airflow beyond airflow.cfg, and the file rendered wit
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -101,3 +102,18 @@ def rendered(
     result = compose_config(env_file, *flags, files=files)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
+
+
+def assert_hardened(services: dict[str, Any]) -> None:
+    """no-new-privileges and no capability everywhere; only airflow-init runs as root, with the
+    three capabilities its volume hand-over uses; no password on a command line."""
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert service.get("cap_drop") == ["ALL"], name
+        if name == "airflow-init":
+            assert service["user"] == "0:0"
+            assert sorted(service["cap_add"]) == ["CHOWN", "SETGID", "SETUID"]
+        else:
+            assert not service.get("cap_add"), name
+            assert service.get("user", "image") not in ("0", "0:0", "root"), name
+        assert "--password" not in json.dumps(service), name
