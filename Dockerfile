@@ -37,6 +37,9 @@ COPY --chown=airflow:0 webserver_config.py /opt/airflow/webserver_config.py
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
-# The warehouse relay and seeder (`python -m rest_trigger_local.relay` / `.warehouse`), run from
-# /opt/airflow, the working directory.
-COPY --chown=airflow:0 rest_trigger_local/ /opt/airflow/rest_trigger_local/
+# Not the product, run beside it from /opt/airflow (the working directory): the deploy-time
+# helpers (`python -m deploy.accounts`, `deploy.compose.*`) and the warehouse stand-in
+# (`python -m warehouse_standin.relay` / `.seed`). The local stack (rest_trigger_local) is not in
+# the image.
+COPY --chown=airflow:0 deploy/ /opt/airflow/deploy/
+COPY --chown=airflow:0 warehouse_standin/ /opt/airflow/warehouse_standin/

@@ -164,7 +164,7 @@ def scale(
     stack: Stack, sizes: list[int], runs: int, queries: int, say: Any
 ) -> list[dict[str, Any]]:
     """main_etl and its query on demo data of each size (the stack's warehouse is re-seeded)."""
-    from rest_trigger_local import warehouse
+    from warehouse_standin import seed as warehouse
 
     caller = caller_client(stack)
     sql = count_sql()

@@ -1,5 +1,5 @@
 """The Airflow stacks the benchmark measures, started with the shared harness
-(rest_trigger_local/harness.py), each in its own subprocess on free ports and a throwaway state
+(tests/support/harness.py), each in its own subprocess on free ports and a throwaway state
 folder.
 
 - ``project``: ``python -m rest_trigger_local``, exactly what ``make run`` starts (the project's
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rest_trigger_local import harness
+from tests.support import harness
 
 STARTUP_TIMEOUT = 600
 MODULES = {

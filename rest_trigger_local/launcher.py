@@ -104,7 +104,7 @@ class Launcher:
 
     def _start_databases(self) -> None:
         from rest_trigger_local.postgres import EmbeddedPostgres
-        from rest_trigger_local.relay import Relay
+        from warehouse_standin.relay import Relay
 
         s = self.settings
         self.pg = EmbeddedPostgres(
@@ -127,7 +127,7 @@ class Launcher:
 
         import psycopg2
 
-        from rest_trigger_local import warehouse
+        from warehouse_standin import seed as warehouse
 
         conn = psycopg2.connect(
             host="127.0.0.1", port=s.pg_port, dbname=s.warehouse_db,
@@ -166,7 +166,7 @@ class Launcher:
         # The admin and the caller account with its role, in-process through FAB's security
         # manager: the passwords travel in the environment, never on a command line.
         accounts = subprocess.run(
-            [sys.executable, "-m", "rest_trigger_local.accounts"],
+            [sys.executable, "-m", "deploy.accounts"],
             env={
                 **self.env,
                 "AIRFLOW_ADMIN_USER": s.admin_user,

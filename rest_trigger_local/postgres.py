@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.secret_files import write_new_secret
 from rest_trigger_local import pg_root
-from rest_trigger_local.secret_files import write_new_secret
 
 SUPERUSER = "postgres"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from deploy.secret_files import write_new_secret
 from rest_trigger_local import pg_root
-from rest_trigger_local.secret_files import write_new_secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The compose stack's secret generator (rest_trigger_local.compose_secrets) and the healthcheck's
+"""The compose stack's secret generator (deploy.compose.compose_secrets) and the healthcheck's
 reading of Airflow settings, without containers (the compose test covers them inside)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from rest_trigger_local import compose_secrets, healthcheck
+from deploy.compose import compose_secrets, healthcheck
 
 
 def test_secrets_created_owner_only_once_and_consistent(tmp_path: Path) -> None:

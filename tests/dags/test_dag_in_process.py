@@ -10,11 +10,11 @@ import pytest
 from airflow.models import DagBag, XCom
 
 from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
-from rest_trigger_local import warehouse as local_warehouse
 from rest_trigger_local.settings import PROJECT_DIR
 from tests.support import activity_rows
 from tests.support.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
 from tests.support.databases import Warehouse
+from warehouse_standin import seed as local_warehouse
 
 pytestmark = pytest.mark.integration
 

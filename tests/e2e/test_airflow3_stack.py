@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
-from rest_trigger_local.harness import AIRFLOW3_PYTHON, Stack
-from rest_trigger_local.harness import stop as stop_stack
 from tests.support.airflow_stack import AirflowStack
+from tests.support.harness import AIRFLOW3_PYTHON, Stack
+from tests.support.harness import stop as stop_stack
 from tests.support.warehouse_reads import independent_count, results_rows
 
 pytestmark = [

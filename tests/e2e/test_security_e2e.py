@@ -336,7 +336,7 @@ def test_no_password_on_a_command_line_or_in_a_log(secure_stack) -> None:
     # Every command line the launcher started (initdb, pg_ctl, airflow db migrate, the
     # accounts, the scheduler, the webserver), recorded by an audit hook as it started them.
     started = [json.loads(line) for line in exec_log.read_text().splitlines()]
-    assert any("rest_trigger_local.accounts" in argv for argv in started)
+    assert any("deploy.accounts" in argv for argv in started)
     assert any(argv[-1:] == ["webserver"] for argv in started)
     # And every process running now: what those started in turn (gunicorn, PostgreSQL...).
     family = psutil.Process(stack.process.pid).children(recursive=True)

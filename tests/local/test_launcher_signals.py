@@ -10,7 +10,9 @@ import signal
 import psutil
 import pytest
 
-from rest_trigger_local.harness import (
+from rest_trigger_local.ports import port_is_free
+from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.harness import (
     PORTS,
     STOP_TIMEOUT,
     Stack,
@@ -18,8 +20,6 @@ from rest_trigger_local.harness import (
     open_temp_folder,
     pg_data_dir,
 )
-from rest_trigger_local.ports import port_is_free
-from rest_trigger_local.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ import pytest
 
 from rest_trigger_client.errors import Unreachable
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
-from rest_trigger_local.harness import alive, pg_data_dir
 from rest_trigger_local.ports import port_is_free
 from tests.support.airflow_stack import start_stack, stop_stack
+from tests.support.harness import alive, pg_data_dir
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy.secret_files import write_new_secret
 from rest_trigger_local import process_records
 from rest_trigger_local.postgres import EmbeddedPostgres
-from rest_trigger_local.secret_files import write_new_secret
 from rest_trigger_local.settings import install_secrets
 
 

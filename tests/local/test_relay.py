@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from rest_trigger_local.relay import (
+from warehouse_standin.relay import (
     PROTOCOL_V3,
     REDSHIFT_ONLY_PARAMETERS,
     rewrite_startup,

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from rest_trigger_local.relay import (
+from tests.support.databases import Warehouse, free_port
+from warehouse_standin.relay import (
     CANCEL_REQUEST,
     PROTOCOL_V3,
     SSL_REQUEST,
     Relay,
 )
-from tests.support.databases import Warehouse, free_port
 
 pytestmark = pytest.mark.integration
 

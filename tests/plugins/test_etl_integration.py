@@ -9,7 +9,6 @@ import pytest
 
 from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
 from rest_trigger_etl.run_conf import RunRequest
-from rest_trigger_local import warehouse as local_warehouse
 from rest_trigger_local.settings import PROJECT_DIR
 from tests.support import activity_rows
 from tests.support.activity_rows import (
@@ -23,6 +22,7 @@ from tests.support.activity_rows import (
     SITE,
     expected_total,
 )
+from warehouse_standin import seed as local_warehouse
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(PLUGINS))
 
 from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # noqa: E402
 
-from rest_trigger_local.harness import AIRFLOW3_PYTHON  # noqa: E402
+from tests.support.harness import AIRFLOW3_PYTHON  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rest_trigger_etl.names import DEMO_CONF
-from rest_trigger_local.harness import env_without_airflow
+from tests.support.harness import env_without_airflow
 
 CLI = Path(sys.executable).with_name("rest-trigger")
 ARGS = [

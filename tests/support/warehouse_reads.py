@@ -4,8 +4,8 @@ loaded. Shared by the 2.11 and the Airflow 3 end-to-end tests."""
 
 from __future__ import annotations
 
-from rest_trigger_local.harness import Stack
 from tests.support import activity_rows
+from tests.support.harness import Stack
 
 
 def independent_count(stack: Stack, gid: int, sid: int, start: str, end: str) -> int:

@@ -1,7 +1,7 @@
 """The Airflow accounts: the admin (people, in the UI) and the caller (other systems, over the REST
 API) with its least-privilege role, created or brought in line idempotently.
 
-Run it as ``python -m rest_trigger_local.accounts`` with Airflow's environment (metadata database)
+Run it as ``python -m deploy.accounts`` with Airflow's environment (metadata database)
 and the names and passwords in the environment: ``AIRFLOW_ADMIN_USER``, ``AIRFLOW_ADMIN_PASSWORD``,
 ``AIRFLOW_CALLER_USER``, ``AIRFLOW_CALLER_PASSWORD``. Passwords come only from the environment and
 are hashed in this process through FAB's security manager: ``airflow users create --password``

@@ -1,7 +1,7 @@
 """Create the local warehouse's tables and seed its deterministic demo data (once).
 
 Used by ``make run`` against the embedded server and by the compose stack's ``airflow-init``
-against its warehouse container: ``python -m rest_trigger_local.warehouse --help``.
+against its warehouse container: ``python -m warehouse_standin.seed --help``.
 """
 
 from __future__ import annotations

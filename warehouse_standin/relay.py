@@ -12,7 +12,7 @@ or with an unknown protocol code is refused with a FATAL error, a client that ha
 its startup within STARTUP_TIMEOUT is dropped, and past MAX_CONNECTIONS new clients are refused
 ("too many connections"). Whatever one client sends ends only that client's connection.
 
-Run standalone (as the compose file does): ``python -m rest_trigger_local.relay --listen
+Run standalone (as the compose file does): ``python -m warehouse_standin.relay --listen
 0.0.0.0:5439 --upstream warehouse-db:5432``.
 
 Over 250 lines because the startup phase's parsing, rewriting and refusals and the copying

@@ -1,6 +1,6 @@
 """Cheap container healthchecks for the compose stack's triggerer, dag-processor and Celery workers.
 
-``python -m rest_trigger_local.healthcheck triggerer``, ``... dag-processor`` (the Airflow 3
+``python -m deploy.compose.healthcheck triggerer``, ``... dag-processor`` (the Airflow 3
 variant, docker-compose.airflow3.yaml) and ``... celery-worker``: exit 0 when healthy, 1 (with
 the reason on stderr) when not.
 

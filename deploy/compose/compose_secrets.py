@@ -1,7 +1,7 @@
 """The compose stack's generated secrets: written once by ``airflow-init`` into a named volume,
 read by every service, so ``docker compose up`` needs no ``.env``.
 
-``python -m rest_trigger_local.compose_secrets DIR`` creates whichever of the files below is
+``python -m deploy.compose.compose_secrets DIR`` creates whichever of the files below is
 missing (mode 0600 from creation, owned by the user that runs it: airflow-init runs it as
 AIRFLOW_UID) and leaves existing ones alone: a Fernet key that changed would make every stored
 connection password unreadable. The Airflow services read them through Airflow's ``_CMD``
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rest_trigger_local.secret_files import write_new_secret
+from deploy.secret_files import write_new_secret
 
 REDIS_HOST = "redis:6379"
 FLOWER_USER = "flower"
@@ -39,7 +39,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "redis_password": lambda _: secrets.token_urlsafe(32),
     # Redis reads its password from this file (redis-server FILE), not from its command line.
     "redis.conf": lambda d: (
-        "# Written by airflow-init (rest_trigger_local.compose_secrets)\n"
+        "# Written by airflow-init (deploy.compose.compose_secrets)\n"
         f"requirepass {_redis_password(d)}\n"
         # A broker only: nothing to persist, and its volume is not writable by its user.
         'save ""\nappendonly no\n'

@@ -1,0 +1,5 @@
+"""Deploy-time helpers: what a deployment runs once or beside Airflow, never inside a task.
+
+``accounts`` (the admin and the caller with its least-privilege role), ``secret_files``, and
+``compose/`` (what only the compose stack runs: its generated secrets, its cheap healthchecks).
+"""

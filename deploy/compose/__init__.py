@@ -1,0 +1,2 @@
+"""What only the compose stack runs (docker-compose.yaml), as
+``python -m deploy.compose.<name>``."""
