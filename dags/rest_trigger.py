@@ -39,13 +39,8 @@ from typing import Any
 
 import pendulum
 
-try:  # Airflow 3's authoring interface (the Task SDK); on 2.11, where these names always were
-    from airflow.sdk import dag, task
-    from airflow.sdk.definitions.param import Param
-except ImportError:
-    from airflow.decorators import dag, task
-    from airflow.models.param import Param
-
+# The authoring names from the Task SDK on Airflow 3, from where they always were on 2.11.
+from rest_trigger_etl.airflow_compat import Param, dag, task
 from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
 from rest_trigger_etl.run_conf import PARAM_SPECS
 

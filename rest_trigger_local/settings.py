@@ -206,9 +206,9 @@ def moved_options(config_file: Path) -> dict[str, str]:
 def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
     """What Airflow 3 needs that airflow.cfg (2.x-shaped, shared with the compose stack) does
     not say, or says for 2.11 only; these variables win over the file. Each option checked in
-    Airflow 3.3.2's config.yml (or the FAB provider's, for [fab]). airflow.cfg's auth manager
-    (rest_trigger_api.auth_manager, a FabAuthManager) serves both versions: on 3 it keeps the same
-    accounts and roles and issues the API's JWTs at POST /auth/token."""
+    Airflow 3.3.2's config.yml (or the FAB provider's, for [fab]). airflow.cfg's auth
+    manager (rest_trigger_internals.auth_manager, a FabAuthManager) serves both versions: on 3
+    it keeps the same accounts and roles and issues the API's JWTs at POST /auth/token."""
     base = settings.base_url
     env = os.environ
     return {

@@ -12,8 +12,10 @@ This backend does what FAB's does, with two things in front of it:
   (verified_logins.py). Every request still loads the user by id and requires it to be active
   with the same username: deactivating or deleting a user takes effect at once; a changed
   password leaves the old one valid for at most that long. Naming FAB's own backend in
-  ``[api] auth_backends`` instead of this one turns the cache (and the throttle) off.
-- **The throttle.** After ``login_failures_per_user`` (5) failed logins for one username, or
+  ``[api] auth_backends`` instead of this one turns the cache (and the throttle) off; so does
+  ``credential_cache_seconds = 0``.
+- **The throttle** (switch ``login_throttle``, off unless set). After
+  ``login_failures_per_user`` (5) failed logins for one username, or
   ``login_failures_per_address`` (20) from one client address, within
   ``login_window_seconds`` (300), further attempts get 429 with ``Retry-After`` without the
   hash being run (login_throttle.py). A pair that verified before in this process (within a
@@ -35,12 +37,12 @@ from connexion import ProblemException
 from flask import Response, current_app, request
 
 from rest_trigger_api.login_throttle import LoginThrottle
+from rest_trigger_api.switches import SECTION, enabled
 from rest_trigger_api.verified_logins import VerifiedLogins, login_message
 
 __all__ = ["CLIENT_AUTH", "VerifiedLogins", "init_app", "login_message", "requires_authentication"]
 
 CLIENT_AUTH: Any = None  # the interface Airflow's API client reads; unused here
-SECTION = "rest_trigger_api"
 DEFAULTS = {
     "credential_cache_seconds": 60,
     "login_window_seconds": 300,
@@ -63,11 +65,13 @@ class _State:
 
         self.verified = VerifiedLogins(ttl=setting("credential_cache_seconds"))
         self.known_good = VerifiedLogins(ttl=KNOWN_GOOD_SECONDS, max_entries=4096)
-        self.throttle = LoginThrottle(
-            window=setting("login_window_seconds"),
-            per_user=setting("login_failures_per_user"),
-            per_address=setting("login_failures_per_address"),
-        )
+        self.throttle: LoginThrottle | None = None
+        if enabled("login_throttle"):
+            self.throttle = LoginThrottle(
+                window=setting("login_window_seconds"),
+                per_user=setting("login_failures_per_user"),
+                per_address=setting("login_failures_per_address"),
+            )
 
 
 _state: _State | None = None
@@ -107,12 +111,13 @@ def _authenticate() -> Any:
             login_user(user, remember=False)
             return user
     address = request.remote_addr or ""
-    wait = state.throttle.retry_after(auth.username, address)
+    wait = state.throttle.retry_after(auth.username, address) if state.throttle else None
     if wait is not None and state.known_good.user_id(auth.username, auth.password) is None:
         raise Throttled(wait)
     user = basic_auth.auth_current_user()  # FAB's check: the scrypt hash, LDAP if configured
     if user is None:
-        state.throttle.failed(auth.username, address)
+        if state.throttle:
+            state.throttle.failed(auth.username, address)
         return None
     state.verified.remember(auth.username, auth.password, user.id)
     state.known_good.remember(auth.username, auth.password, user.id)

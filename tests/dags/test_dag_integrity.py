@@ -109,4 +109,4 @@ def test_plugins_load_without_errors() -> None:
 
     plugins_manager.ensure_plugins_loaded()
     assert plugins_manager.import_errors == {}
-    assert "rest_trigger_run_id_errors" in [p.name for p in plugins_manager.plugins or []]
+    assert "rest_trigger" in [p.name for p in plugins_manager.plugins or []]

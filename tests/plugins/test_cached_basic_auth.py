@@ -73,7 +73,9 @@ def test_a_zero_ttl_remembers_nothing() -> None:
 def test_airflow_cfg_names_this_backend_first() -> None:
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read(PROJECT_DIR / "airflow.cfg")
-    assert cfg["core"]["auth_manager"] == "rest_trigger_api.auth_manager.RestTriggerAuthManager"
+    assert (
+        cfg["core"]["auth_manager"] == "rest_trigger_internals.auth_manager.RestTriggerAuthManager"
+    )
     backends = [b.strip() for b in cfg["api"]["auth_backends"].split(",")]
     assert backends[0] == "rest_trigger_api.cached_basic_auth"
     module = importlib.import_module(backends[0])

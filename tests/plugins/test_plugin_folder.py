@@ -1,4 +1,4 @@
-"""What Airflow's plugin loaders import from plugins/: the four plugin modules and nothing else,
+"""What Airflow's plugin loaders import from plugins/: the one plugin module and nothing else,
 whichever .airflowignore syntax reads the folder. airflow.cfg says regexp; Airflow 3's task
 processes load plugins through the task SDK, which reads the file as glob. Under glob the
 anchored patterns it had before let every task process import the auth manager (and with it
@@ -14,12 +14,7 @@ from airflow.utils.file import find_path_from_directory
 from rest_trigger_local.settings import PROJECT_DIR
 
 PLUGINS = PROJECT_DIR / "plugins"
-PLUGIN_MODULES = [
-    "api_client_errors.py",
-    "request_size_limit.py",
-    "rest_trigger_preload.py",
-    "run_id_errors.py",
-]
+PLUGIN_MODULES = ["rest_trigger_plugins.py"]
 
 
 @pytest.mark.parametrize("syntax", ["regexp", "glob"])

@@ -1,20 +1,17 @@
-"""plugins/request_size_limit.py, Airflow 3's body limit, driven as an ASGI app without a server:
-over 64 KiB refused with a 413 problem before the app sees anything, declared or chunked; up to
-the limit handed on byte for byte; the execution API and other paths untouched. The same limit
-as webserver_config.py's on 2.11. (tests/e2e/test_airflow3_stack.py sends a 2 MB body to the
-real api-server.)"""
+"""plugins/rest_trigger_api/request_size_limit.py, the body limit. Airflow 3's, driven as an ASGI
+app without a server: over 64 KiB refused with a 413 problem before the app sees anything,
+declared or chunked; up to the limit handed on byte for byte; the execution API and other paths
+untouched. The same limit as the Flask blueprint's on 2.11. (tests/e2e/test_airflow3_stack.py
+sends a 2 MB body to the real api-server.)"""
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 from typing import Any
 
 import pytest
-from request_size_limit import MAX_BODY_BYTES, BodySizeLimit
-
-from rest_trigger_local.settings import PROJECT_DIR
+from rest_trigger_api.request_size_limit import MAX_BODY_BYTES, BodySizeLimit
 
 
 class Recorder:
@@ -87,13 +84,23 @@ def test_the_execution_api_is_not_limited() -> None:
     assert sent[0]["status"] == 200
 
 
-def test_the_limit_is_the_one_airflow_2_has() -> None:
-    tree = ast.parse((PROJECT_DIR / "webserver_config.py").read_text())
-    values = [
-        node.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and any(getattr(t, "id", None) == "MAX_CONTENT_LENGTH" for t in node.targets)
-    ]
-    assert len(values) == 1
-    assert eval(compile(ast.Expression(values[0]), "webserver_config", "eval")) == MAX_BODY_BYTES
+def test_on_airflow_2_the_blueprint_sets_the_same_limit_as_an_int() -> None:
+    """2.11's webserver is Flask: registering the blueprint sets MAX_CONTENT_LENGTH (an int, not
+    Airflow's float) and answers a larger body with the same 413 problem."""
+    from flask import Flask, request
+    from rest_trigger_api.request_size_limit import flask_blueprint
+
+    app = Flask("probe")
+    app.config["MAX_CONTENT_LENGTH"] = 5.0 * 1024 * 1024  # what Airflow 2.11 sets first
+    app.add_url_rule("/api/v1/echo", "echo", lambda: request.get_data()[:2], methods=["POST"])
+    app.register_blueprint(flask_blueprint())
+    assert app.config["MAX_CONTENT_LENGTH"] == MAX_BODY_BYTES
+    assert isinstance(app.config["MAX_CONTENT_LENGTH"], int)
+    client = app.test_client()
+    assert client.post("/api/v1/echo", data=b"x" * MAX_BODY_BYTES).status_code == 200
+    refused = client.post("/api/v1/echo", data=b"x" * (MAX_BODY_BYTES + 1))
+    assert refused.status_code == 413
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["detail"] == (
+        f"The request body is larger than {MAX_BODY_BYTES} bytes, the limit here."
+    )

@@ -1,5 +1,6 @@
-"""plugins/rest_trigger_preload.py warms pandas and the driver only in the process that forks
-LocalExecutor's tasks (the scheduler); everywhere else importing it must stay free."""
+"""plugins/rest_trigger_internals/preload.py (switch ``preload``) warms pandas and the driver only
+in the process that forks LocalExecutor's tasks (the scheduler); everywhere else importing it
+must stay free."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from tests.support.probe import python_probe
 PLUGINS = PROJECT_DIR / "plugins"
 sys.path.insert(0, str(PLUGINS))
 
-from rest_trigger_preload import TASK_RUNTIME_MODULES, forks_tasks, preload  # noqa: E402
+from rest_trigger_internals.preload import (  # noqa: E402
+    TASK_RUNTIME_MODULES,
+    PreloadError,
+    forks_tasks,
+    preload,
+)
 
 from tests.support.harness import AIRFLOW3_PYTHON  # noqa: E402
 
@@ -39,17 +45,32 @@ def test_forks_tasks(argv: list[str], expected: bool) -> None:
 
 def test_import_outside_the_scheduler_loads_nothing_heavy() -> None:
     probe = (
-        "import json, sys\n"
+        "import json, os, sys\n"
         f"sys.path.insert(0, {str(PLUGINS)!r})\n"
-        "import rest_trigger_preload\n"
+        "os.environ['AIRFLOW__REST_TRIGGER_API__PRELOAD'] = 'True'\n"
+        "import rest_trigger_plugins\n"
         "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
     )
     assert python_probe(probe) == []
 
 
-def test_preload_skips_what_cannot_be_imported() -> None:
-    assert preload(("json", "no_such_module_for_rest_trigger")) == ["json"]
+def test_a_module_that_does_not_import_fails_the_preload_loudly() -> None:
+    """A list that silently shrank would leave every task paying for its imports again."""
+    assert preload(("json",)) == ["json"]
+    with pytest.raises(PreloadError, match="no_such_module_for_rest_trigger"):
+        preload(("json", "no_such_module_for_rest_trigger"))
     assert "pandas" in TASK_RUNTIME_MODULES
+
+
+def test_every_module_it_names_imports_on_this_airflow() -> None:
+    """The guard for 2.11 (the Airflow 3 one is below): the private runtime modules exist."""
+    probe = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "from rest_trigger_internals.preload import TASK_RUNTIME_MODULES, preload\n"
+        "print(json.dumps(preload() == list(TASK_RUNTIME_MODULES)))\n"
+    )
+    assert python_probe(probe) is True
 
 
 def test_a_forked_child_inherits_a_frozen_heap() -> None:
@@ -58,7 +79,7 @@ def test_a_forked_child_inherits_a_frozen_heap() -> None:
     probe = (
         "import gc, json, os, sys\n"
         f"sys.path.insert(0, {str(PLUGINS)!r})\n"
-        "from rest_trigger_preload import freeze_before_fork\n"
+        "from rest_trigger_internals.preload import freeze_before_fork\n"
         "def child_frozen():\n"
         "    r, w = os.pipe()\n"
         "    pid = os.fork()\n"
@@ -89,7 +110,7 @@ def test_a_forked_child_inherits_a_frozen_heap() -> None:
 def test_the_heap_is_frozen_only_where_tasks_are_forked(
     executor: str, expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rest_trigger_preload import executor_forks_tasks
+    from rest_trigger_internals.preload import executor_forks_tasks
 
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
     assert executor_forks_tasks() is expected
@@ -100,9 +121,11 @@ def scheduler_probe(executor: str) -> str:
     return (
         "import json, os, sys\n"
         f"os.environ['AIRFLOW__CORE__EXECUTOR'] = {executor!r}\n"
+        "os.environ['AIRFLOW__REST_TRIGGER_API__PRELOAD'] = 'True'\n"
         "sys.argv = ['/venv/bin/airflow', 'scheduler']\n"
         f"sys.path.insert(0, {str(PLUGINS)!r})\n"
-        "import rest_trigger_preload\n"
+        "import rest_trigger_plugins\n"
+        "from rest_trigger_internals import preload\n"
         "print(json.dumps([m for m in ('pandas', 'redshift_connector') if m in sys.modules]))\n"
     )
 
@@ -128,13 +151,12 @@ def test_an_airflow_3_scheduler_preloads_too(executor: str, imported: list[str])
     """Airflow 3's LocalExecutor forks its workers from the scheduler and each task from a
     worker's supervisor, so the preload reaches the task there too (make run AIRFLOW=3, quiet
     machine: main_etl 4.3 s -> 0.4 s, POST to success 5.7 -> 2.3 s); every module it names exists
-    on 3.3.2 (a missing one would be logged and skipped, so it is checked here)."""
+    on 3.3.2 (a missing one fails the preload, and this test)."""
     code = (
         scheduler_probe(executor)
         .replace(
             "print(json.dumps(",
-            "print(json.dumps([[m for m in rest_trigger_preload.TASK_RUNTIME_MODULES"
-            " if m not in sys.modules], ",
+            "print(json.dumps([[m for m in preload.TASK_RUNTIME_MODULES if m not in sys.modules], ",
         )
         .replace("if m in sys.modules]))", "if m in sys.modules]]))")
     )

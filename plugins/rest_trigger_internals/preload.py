@@ -1,4 +1,12 @@
-"""Warm the task runtime in the scheduler, so each task does not import it again.
+"""Warm the task runtime in the scheduler, so each task does not import it again (switch
+``preload``; run by rest_trigger_plugins.py when Airflow loads plugins).
+
+Depends on: the private module paths of each version's task runtime (below:
+``airflow.cli.commands.task_command``, ``airflow.jobs.local_task_job_runner``, ...;
+``airflow.sdk.execution_time.task_runner``), on ``airflow scheduler`` loading plugins before its
+LocalExecutor forks its workers, and on the task processes being forked from those. A module
+that no longer exists fails the preload loudly (``PreloadError``) instead of being skipped in
+a log line. Guarded by tests/plugins/internals/test_preload.py on both versions.
 
 With LocalExecutor every task runs in a process forked from one of the executor's worker
 processes, which the scheduler forks when it starts. A forked child shares every module its
@@ -12,9 +20,8 @@ that (``Job.prepare_for_execution`` -> listener manager -> plugins) before its e
 worker processes. This module imports the heavy modules only in ``airflow scheduler``: the
 webserver, the CLI, the DAG file and the task processes themselves stay as light as before,
 and so does a scheduler whose executor is not LocalExecutor. (A Celery worker would profit only
-if it loaded plugins before its pool forks; not verified, so it is left out.) It defines no
-plugin class and changes no behaviour: a failed preload is logged and the task imports the
-module itself, as it would anyway.
+if it loaded plugins before its pool forks; not verified, so it is left out.) It changes no
+behaviour but speed.
 
 It also freezes the garbage collector's view of the heap before every fork of the scheduler and
 of the processes forked from it (``gc.freeze`` via ``os.register_at_fork``). Without it, a task
@@ -35,11 +42,11 @@ import os
 import sys
 import time
 
-from airflow import __version__ as _airflow_version
+from rest_trigger_etl.airflow_compat import is_airflow_2
 
 log = logging.getLogger(__name__)
 
-AIRFLOW_2 = _airflow_version.startswith("2.")
+AIRFLOW_2 = is_airflow_2()
 
 # What main_etl imports at run time (see dags/rest_trigger.py), on either Airflow.
 DAG_RUNTIME_MODULES = (
@@ -82,16 +89,24 @@ def forks_tasks(argv: list[str]) -> bool:
     return command == ["scheduler"]
 
 
+class PreloadError(RuntimeError):
+    """A module named above does not import on this Airflow: the list is out of date."""
+
+
 def preload(modules: tuple[str, ...] = TASK_RUNTIME_MODULES) -> list[str]:
-    """Import modules, skipping (and logging) any that fail. Returns those imported."""
+    """Import modules; one that does not import raises PreloadError (a list that silently
+    shrank would leave every task paying for its imports again). Returns those imported."""
     loaded = []
     started = time.perf_counter()
     for name in modules:
         try:
             importlib.import_module(name)
-            loaded.append(name)
-        except Exception as exc:  # a preload must never stop the scheduler
-            log.warning("rest_trigger_preload: could not import %s: %s", name, exc)
+        except ImportError as exc:
+            raise PreloadError(
+                f"rest_trigger preload: {name} does not import on this Airflow ({exc}); "
+                "update rest_trigger_internals/preload.py or turn the preload switch off"
+            ) from exc
+        loaded.append(name)
     log.info(
         "rest_trigger_preload: task runtime imported in %.2f s: %s",
         time.perf_counter() - started,
@@ -124,7 +139,10 @@ def executor_forks_tasks() -> bool:
 # On Airflow 3 LocalExecutor forks its workers from the scheduler too, and each worker's
 # supervisor forks the task process, so the preload reaches the task the same way; 3.x freezes
 # the collector around that fork itself (LocalExecutor._spawn_workers_with_gc_freeze).
-if forks_tasks(sys.argv) and executor_forks_tasks():
-    preload()
-    if AIRFLOW_2:
-        freeze_before_fork()
+def run() -> None:
+    """What the plugin module calls: preload (and, on 2.11, freeze) in a scheduler whose
+    executor forks the tasks; nothing anywhere else."""
+    if forks_tasks(sys.argv) and executor_forks_tasks():
+        preload()
+        if AIRFLOW_2:
+            freeze_before_fork()

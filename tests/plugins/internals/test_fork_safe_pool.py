@@ -5,7 +5,6 @@ metadata-DB connections; it never answers its parent's queries on a shared Postg
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,9 +58,9 @@ def test_a_forked_child_gets_its_own_connection(
     engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import airflow.settings
+    from rest_trigger_internals import fork_safe_pool
 
-    sys.path.insert(0, PLUGINS)
-    import airflow_local_settings  # noqa: F401  (already imported by Airflow here; registers the hook)
+    fork_safe_pool.install()  # what airflow_local_settings.py does when the switch is on
 
     parent = backend_pid(engine)  # and the connection goes back to the pool
     # The hazard, shown on an engine the hook does not know: the child takes the pooled

@@ -1,5 +1,10 @@
 """Answers a malformed ``dag_run_id`` with HTTP 400 instead of Airflow 2.11's HTML 500 page.
 
+Depends on: Airflow 2.11's message text "The provided run ID ..." (``DagRun``'s check against
+``[scheduler] allowed_run_id_pattern``, raised as a bare ``AirflowException`` from
+``airflow/models/dag.py``), and its escaping the Flask API as an HTML 500. Guarded by
+tests/plugins/internals/test_run_id_errors.py. 2.11 only (rest_trigger_plugins.py).
+
 Airflow checks the id against ``[scheduler] allowed_run_id_pattern`` only when it creates the
 run, and the AirflowException it raises there escapes the REST API as "Ooops! Something bad has
 happened". Callers deserve the reason. The handler runs after authentication (inside the view),
@@ -10,13 +15,12 @@ from __future__ import annotations
 
 import re
 
-from airflow import __version__ as _airflow_version
 from airflow.exceptions import AirflowException
-from airflow.plugins_manager import AirflowPlugin
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, request
+from rest_trigger_api.problem import flask_problem
 
 _RUNS_PATH = re.compile(r"^/api/v1/dags/[^/]+/dagRuns$")
-_BAD_RUN_ID = "The provided run ID"
+BAD_RUN_ID = "The provided run ID"
 
 blueprint = Blueprint("rest_trigger_run_id_errors", __name__)
 
@@ -26,22 +30,7 @@ def bad_run_id_is_a_client_error(error: AirflowException) -> Response:
     if not (
         request.method == "POST"
         and _RUNS_PATH.match(request.path)
-        and str(error).startswith(_BAD_RUN_ID)
+        and str(error).startswith(BAD_RUN_ID)
     ):
         raise error  # every other AirflowException keeps Airflow's own handling
-    body = {
-        "detail": str(error),
-        "status": 400,
-        "title": "Bad Request",
-        "type": "about:blank",
-    }
-    return Response(json.dumps(body), status=400, mimetype="application/problem+json")
-
-
-# Airflow 2.11 only: 3.x serves its API (/api/v2) from FastAPI, where a Flask blueprint's error
-# handlers never run, and answers a malformed dag_run_id with a 4xx by itself.
-if _airflow_version.startswith("2."):
-
-    class RunIdErrorsPlugin(AirflowPlugin):
-        name = "rest_trigger_run_id_errors"
-        flask_blueprints = [blueprint]
+    return flask_problem(400, str(error))

@@ -13,25 +13,28 @@ use (dagRuns, a run, its task instances, XCom, logs):
 
 Each is the caller's mistake, so the caller gets a 400 problem with the reason. Only /api/v1
 requests and exactly these errors are answered here; everything else keeps Airflow's handling.
+
+Depends on: psycopg2's message text for a NUL in a string ("A string literal cannot contain
+NUL (0x00) characters."), the state enums' ValueError texts (" is not a valid
+TaskInstanceState" / "DagRunState"), and 2.11's Flask API letting those exceptions escape its
+views. Guarded by tests/plugins/internals/test_api_client_errors.py. 2.11 only.
 """
 
 from __future__ import annotations
 
-from airflow import __version__ as _airflow_version
-from airflow.plugins_manager import AirflowPlugin
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, request
+from rest_trigger_api.problem import flask_problem
 from sqlalchemy.exc import DataError
 
 _API_PREFIX = "/api/v1/"
-_NUL_IN_STRING = "A string literal cannot contain NUL (0x00) characters."
-_NOT_A_STATE = (" is not a valid TaskInstanceState", " is not a valid DagRunState")
+NUL_IN_STRING = "A string literal cannot contain NUL (0x00) characters."
+NOT_A_STATE = (" is not a valid TaskInstanceState", " is not a valid DagRunState")
 
 blueprint = Blueprint("rest_trigger_api_client_errors", __name__)
 
 
 def _bad_request(detail: str) -> Response:
-    body = {"detail": detail, "status": 400, "title": "Bad Request", "type": "about:blank"}
-    return Response(json.dumps(body), status=400, mimetype="application/problem+json")
+    return flask_problem(400, detail)
 
 
 @blueprint.app_errorhandler(DataError)
@@ -48,17 +51,8 @@ def value_airflow_cannot_parse(error: ValueError) -> Response:
     message = str(error)
     if not request.path.startswith(_API_PREFIX):
         raise error
-    if message == _NUL_IN_STRING:
+    if message == NUL_IN_STRING:
         return _bad_request("A value in the request contains a NUL character.")
-    if message.endswith(_NOT_A_STATE):
+    if message.endswith(NOT_A_STATE):
         return _bad_request(f"Invalid state: {message}")
     raise error
-
-
-# Airflow 2.11 only: 3.x serves its API (/api/v2) from FastAPI, where a Flask blueprint's error
-# handlers never run, and validates query values itself (422).
-if _airflow_version.startswith("2."):
-
-    class ApiClientErrorsPlugin(AirflowPlugin):
-        name = "rest_trigger_api_client_errors"
-        flask_blueprints = [blueprint]

@@ -1,4 +1,10 @@
-"""FAB's auth manager, with triggering a DAG separated from editing it (``[core] auth_manager``).
+"""FAB's auth manager, with triggering a DAG separated from editing it (``[core] auth_manager =
+rest_trigger_internals.auth_manager.RestTriggerAuthManager``).
+
+Depends on: FabAuthManager's private methods ``_is_authorized_dag``, ``_is_authorized`` and
+``_get_root_dag_id`` (FAB provider 1.5.4 on 2.11, 3.x on Airflow 3), the public
+``is_authorized_dag`` calling them, and FAB's resource names "DAG Runs" / "DAG Run:<dag_id>".
+Guarded by tests/plugins/internals/test_auth_manager.py, which fails when any of them moves.
 
 FAB lets a role create a run of a DAG only if it may also *edit* that DAG, and edit on a DAG is
 what pausing, unpausing and re-parsing it need. A caller that must trigger ``rest-trigger`` would

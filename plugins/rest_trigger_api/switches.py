@@ -1,0 +1,37 @@
+"""The optional pieces' switches: ``[rest_trigger_api]`` in Airflow's configuration (airflow.cfg
+or ``AIRFLOW__REST_TRIGGER_API__<NAME>=True``). Every switch is off unless set, so copying
+``plugins/`` into an Airflow changes nothing until a team turns a piece on.
+
+The pieces Airflow's own settings turn on are named here too, so that the list is complete:
+``[api] auth_backends = rest_trigger_api.cached_basic_auth`` (the credential cache) and
+``[core] auth_manager = rest_trigger_internals.auth_manager.RestTriggerAuthManager``.
+"""
+
+from __future__ import annotations
+
+SECTION = "rest_trigger_api"
+
+# name -> what a team gains by turning it on (docs/security.md's table is this one).
+SWITCHES: dict[str, str] = {
+    "login_throttle": (
+        "with the cached backend: 429 + Retry-After after repeated failed logins, before the "
+        "password hash runs"
+    ),
+    "request_body_limit": "413 problem for API bodies over 64 KiB (2.11 and 3.x) instead of "
+    "a 500 or a stored 2 MB conf",
+    "error_mappings": "2.11: 400 with the reason instead of an HTML 500 for a malformed "
+    "dag_run_id and values the database refuses",
+    "preload": "LocalExecutor: pandas, the driver and the task runtime imported once in the "
+    "scheduler, not in every task (about 1.5 s a task)",
+    "fork_safe_pool": "2.11: a forked process never shares its parent's metadata-DB "
+    "connections (the scheduler hang seen with its health-check server)",
+}
+
+
+def enabled(name: str) -> bool:
+    """Whether the switch ``name`` is on; a name that is not a switch is a programming error."""
+    if name not in SWITCHES:
+        raise KeyError(f"{name!r} is not one of the {SECTION} switches: {', '.join(SWITCHES)}")
+    from airflow.configuration import conf
+
+    return conf.getboolean(SECTION, name, fallback=False)

@@ -1,0 +1,73 @@
+"""Everything that differs between Airflow 2.11 and Airflow 3, in one place.
+
+- the installed major version (``airflow_major()``), for the plugins and the local stack;
+- the DAG authoring names (``dag``, ``task``, ``Param``), from the Task SDK on 3.x and from
+  where they always were on 2.11, resolved on first use (module ``__getattr__``) so that this
+  module imports no Airflow until a DAG file asks for them;
+- each REST API version's paths (``API_V1``, ``API_V2``): prefix, health and its parts, login.
+
+Importable without Airflow (the trigger client imports the API paths on a machine that only
+calls Airflow). Nothing else in the project compares version strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module, metadata
+from typing import Any
+
+
+@cache
+def airflow_major() -> int:
+    """The major version of the Airflow installed beside this interpreter (2 or 3)."""
+    return int(metadata.version("apache-airflow").split(".")[0])
+
+
+def is_airflow_2() -> bool:
+    return airflow_major() == 2
+
+
+# Name -> (module on Airflow 3, module on Airflow 2.11).
+_AUTHORING = {
+    "dag": ("airflow.sdk", "airflow.decorators"),
+    "task": ("airflow.sdk", "airflow.decorators"),
+    "Param": ("airflow.sdk.definitions.param", "airflow.models.param"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _AUTHORING:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    on_3, on_2 = _AUTHORING[name]
+    value = getattr(import_module(on_2 if is_airflow_2() else on_3), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+@dataclass(frozen=True)
+class ApiPaths:
+    """Where one REST API version lives, and what must be healthy before runs can run."""
+
+    name: str
+    prefix: str
+    health: str  # under the prefix; the answer has the same shape on both versions
+    health_parts: tuple[str, ...]
+    token: str | None  # where a password buys a bearer token; None: basic auth per request
+
+    @property
+    def health_url_path(self) -> str:
+        return self.prefix + self.health
+
+
+API_V1 = ApiPaths("v1", "/api/v1", "/health", ("metadatabase", "scheduler"), None)
+# On 3.x the DAG processor is its own process, and it is what serves the DAG.
+API_V2 = ApiPaths(
+    "v2", "/api/v2", "/monitor/health", ("metadatabase", "scheduler", "dag_processor"),
+    "/auth/token",
+)  # fmt: skip
+
+
+def api_paths(major: int | None = None) -> ApiPaths:
+    """The REST API of an Airflow major version (default: the installed one)."""
+    return API_V1 if (major or airflow_major()) == 2 else API_V2

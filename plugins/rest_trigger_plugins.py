@@ -1,0 +1,54 @@
+"""The project's one Airflow plugin: registers the optional pieces whose switch is on
+(rest_trigger_api/switches.py) and that the running Airflow needs. With every switch off it
+registers nothing, and the DAG does not need it.
+
+| switch | Airflow 2.11 (Flask webserver) | Airflow 3 (FastAPI api-server) |
+| --- | --- | --- |
+| ``request_body_limit`` | blueprint: int MAX_CONTENT_LENGTH, 413 problem | ASGI root middleware |
+| ``error_mappings`` | blueprints: bad run id, refused values -> 400 | (3.x answers 4xx itself) |
+| ``preload`` | imports in the scheduler (LocalExecutor) | the same |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+from rest_trigger_api.switches import enabled
+
+from rest_trigger_etl.airflow_compat import is_airflow_2
+
+
+def _flask_blueprints() -> list[Any]:
+    blueprints: list[Any] = []
+    if not is_airflow_2():
+        return blueprints
+    if enabled("request_body_limit"):
+        from rest_trigger_api.request_size_limit import flask_blueprint
+
+        blueprints.append(flask_blueprint())
+    if enabled("error_mappings"):
+        from rest_trigger_internals import api_client_errors, run_id_errors
+
+        blueprints += [run_id_errors.blueprint, api_client_errors.blueprint]
+    return blueprints
+
+
+def _fastapi_root_middlewares() -> list[dict[str, Any]]:
+    if is_airflow_2() or not enabled("request_body_limit"):
+        return []
+    from rest_trigger_api.request_size_limit import ASGI_MIDDLEWARE
+
+    return [ASGI_MIDDLEWARE]
+
+
+class RestTriggerPlugin(AirflowPlugin):
+    name = "rest_trigger"
+    flask_blueprints = _flask_blueprints()
+    fastapi_root_middlewares = _fastapi_root_middlewares()
+
+
+if enabled("preload"):
+    from rest_trigger_internals import preload
+
+    preload.run()
