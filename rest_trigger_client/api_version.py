@@ -1,7 +1,9 @@
-"""Everything in which Airflow 2's /api/v1 and Airflow 3's /api/v2 differ for this client, in one
-place: the path prefix, the login, the trigger body, the date the run listings filter on, and
-the log format. Everything else (paths below the prefix, the run, task instance and XCom JSON,
-the status codes the client acts on) is the same on both, so the client has one code path.
+"""Everything in which Airflow 2's /api/v1 and Airflow 3's /api/v2 differ for this client: the path
+prefix, health and login paths (from rest_trigger_etl.airflow_compat, the project's one module
+of version differences), and, the client's own, the login, the trigger body, the date the run
+listings filter on, and the log format. Everything else (paths below the prefix, the run, task
+instance and XCom JSON, the status codes the client acts on) is the same on both, so the client
+has one code path.
 
 Which one a server speaks is asked once per client: ``GET /api/v2/version`` (public on Airflow
 3; Airflow 2 answers 404), else ``GET /api/v1/version`` (public on Airflow 2).
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rest_trigger_client.auth import BasicAuth, PostJson, TokenAuth
 from rest_trigger_client.errors import InvalidInput
+from rest_trigger_etl.airflow_compat import API_V1, API_V2
 
 if TYPE_CHECKING:
     from rest_trigger_client.transport import Response
@@ -73,17 +76,19 @@ class ApiVersion:
         return self.name
 
 
-V1 = ApiVersion("v1", "/api/v1", _basic)
+V1 = ApiVersion(
+    API_V1.name, API_V1.prefix, _basic, health=API_V1.health, health_parts=API_V1.health_parts
+)
 V2 = ApiVersion(
-    "v2",
-    "/api/v2",
+    API_V2.name,
+    API_V2.prefix,
     TokenAuth,
     trigger_fields={"logical_date": None},
     since_filter="run_after_gte",
     log_accept="application/json",
     log_text=_v2_log,
-    health="/monitor/health",
-    health_parts=("metadatabase", "scheduler", "dag_processor"),
+    health=API_V2.health,
+    health_parts=API_V2.health_parts,
 )
 VERSIONS = {v.name: v for v in (V1, V2)}
 CHOICES = (AUTO, *VERSIONS)

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 
 from rest_trigger_client.errors import HttpError
+from rest_trigger_etl.airflow_compat import API_V2
 
 if TYPE_CHECKING:
     from rest_trigger_client.transport import Response
 
-TOKEN_PATH = "/auth/token"
+assert API_V2.token is not None  # v2 logs in for a token by definition
+TOKEN_PATH = API_V2.token
 # Renew this long before the token's ``exp`` (at most this share of its lifetime), so that a
 # request sent just before expiry does not arrive just after it.
 RENEW_MARGIN_SECONDS = 30.0

@@ -37,6 +37,7 @@ from typing import IO
 
 import psutil
 
+from rest_trigger_etl.airflow_compat import API_V2, api_paths
 from rest_trigger_local import process_records
 from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import (
@@ -200,8 +201,7 @@ class Launcher:
         # 3.x starts three heavier processes (the api-server builds FastAPI's and FAB's apps).
         timeout = timeout or (300 if self.major >= 3 else 180)
         # 3.x moved the health check under /api/v2/monitor (its answer has the same shape).
-        path = "/api/v2/monitor/health" if self.major >= 3 else "/api/v1/health"
-        url = f"{self.settings.base_url}{path}"
+        url = f"{self.settings.base_url}{api_paths(self.major).health_url_path}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_children()
@@ -241,7 +241,7 @@ class Launcher:
             # 3.x has no basic auth on the API: a login is a token request (401 when refused).
             body = json.dumps({"username": s.admin_user, "password": s.admin_password})
             request = urllib.request.Request(
-                f"{s.base_url}/auth/token", data=body.encode(), method="POST",
+                f"{s.base_url}{API_V2.token}", data=body.encode(), method="POST",
                 headers={"Content-Type": "application/json"},
             )  # fmt: skip
         else:

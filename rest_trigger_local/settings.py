@@ -12,19 +12,18 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from deploy.secret_files import write_new_secret
+from rest_trigger_etl.airflow_compat import airflow_major
 from rest_trigger_local import pg_root
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-def installed_airflow_major() -> int:
-    """The major version of the Airflow installed beside this interpreter (2 or 3), read from
-    the package metadata: importing airflow would initialise its configuration and ORM."""
-    return int(metadata.version("apache-airflow").split(".")[0])
+# The major version of the Airflow installed beside this interpreter (2 or 3), read from the
+# package metadata: importing airflow would initialise its configuration and ORM.
+installed_airflow_major = airflow_major
 
 
 def metadata_database(major: int) -> str:
