@@ -41,10 +41,8 @@ import pendulum
 
 # The authoring names from the Task SDK on Airflow 3, from where they always were on 2.11.
 from rest_trigger_etl.airflow_compat import Param, dag, task
-from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER
+from rest_trigger_etl.names import DAG_ID, GLOBAL_ID_KEY, MAIN_ETL, PUSHER, WAREHOUSE_CONN_ID
 from rest_trigger_etl.run_conf import PARAM_SPECS
-
-WAREHOUSE_CONN_ID = "redshift_default"
 
 
 @dag(

@@ -17,6 +17,7 @@ from pathlib import Path
 from deploy.secret_files import write_new_secret
 from rest_trigger_etl.airflow_compat import airflow_major
 from rest_trigger_local import pg_root
+from warehouse_standin.connection import connection_json
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -121,21 +122,10 @@ class Settings:
     @property
     def warehouse_conn_json(self) -> str:
         """The local ``redshift_default`` connection, in Airflow's JSON connection form."""
-        return json.dumps(
-            {
-                "conn_type": "redshift",
-                "host": "127.0.0.1",
-                "port": self.warehouse_port,
-                "schema": self.warehouse_db,
-                "login": self.warehouse_user,
-                "password": self.warehouse_password,
-                # The local stand-in speaks no TLS; a real cluster keeps the driver's ssl=True.
-                # application_name: without one, redshift_connector.connect() names the caller
-                # by walking inspect.stack() (reads the source of every frame: ~30-60 ms per
-                # connect inside an Airflow task). Set it on a real connection too.
-                "extra": {"ssl": False, "application_name": "rest-trigger"},
-            }
-        )
+        return connection_json(
+            "127.0.0.1", self.warehouse_port, self.warehouse_db, self.warehouse_user,
+            self.warehouse_password,
+        )  # fmt: skip
 
 
 def install_secrets(state_dir: Path) -> dict[str, str]:

@@ -15,6 +15,8 @@ PUSHER = "pusher"  # checks the run, pushes gid to XCom
 MAIN_ETL = "main_etl"  # counts, loads, returns the summary (its return_value XCom)
 TASK_IDS = (PUSHER, MAIN_ETL)  # in the DAG's order: pusher >> main_etl
 GLOBAL_ID_KEY = "global_id"  # the XCom key of pusher's hand-over (the article's)
+# The Airflow connection main_etl reads the warehouse through (RedshiftSQLHook's default id).
+WAREHOUSE_CONN_ID = "redshift_default"
 
 # The demo data's usual question: one global id, one site, one quarter (the README's example).
 # Shared by every importer: copy it (``dict(DEMO_CONF)``) before changing a value.

@@ -3,7 +3,6 @@ real PostgreSQL warehouse through redshift_connector: pusher hands gid to main_e
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from tests.support import activity_rows
 from tests.support.activity_rows import CONF, FEB_1, FEB_29, GID, SITE, expected_total
 from tests.support.databases import Warehouse
 from warehouse_standin import seed as local_warehouse
+from warehouse_standin.connection import ENV_VAR, connection_json
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +33,11 @@ def warehouse_conn(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Any
     conn = warehouse.psycopg_connect()
     local_warehouse.apply_schema(conn)
     activity_rows.insert(conn, replace_all=True)
-    extra = {"ssl": False}
     monkeypatch.setenv(
-        "AIRFLOW_CONN_REDSHIFT_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "redshift", "host": warehouse.host, "port": warehouse.port,
-                "schema": warehouse.database, "login": warehouse.user,
-                "password": warehouse.password, "extra": extra,
-            }
+        ENV_VAR,
+        connection_json(
+            warehouse.host, warehouse.port, warehouse.database, warehouse.user,
+            warehouse.password,
         ),
     )  # fmt: skip
     yield conn
