@@ -111,12 +111,14 @@ def _authenticate() -> Any:
             login_user(user, remember=False)
             return user
     address = request.remote_addr or ""
-    wait = state.throttle.retry_after(auth.username, address) if state.throttle else None
+    wait = (
+        state.throttle.retry_after(auth.username, address) if state.throttle is not None else None
+    )
     if wait is not None and state.known_good.user_id(auth.username, auth.password) is None:
         raise Throttled(wait)
     user = basic_auth.auth_current_user()  # FAB's check: the scrypt hash, LDAP if configured
     if user is None:
-        if state.throttle:
+        if state.throttle is not None:
             state.throttle.failed(auth.username, address)
         return None
     state.verified.remember(auth.username, auth.password, user.id)
