@@ -15,7 +15,8 @@
 # each image name from a variable whose default is the official image.
 #
 # The base, rest-trigger-offline/debian:bookworm, is Debian bookworm (minbase) made by
-# debootstrap from Debian's mirror, plus python3 and this machine's CA bundle (so builds behind
+# debootstrap from the Debian mirror this machine's own apt uses (DEBIAN_MIRROR overrides; the
+# repository names none), plus python3 and this machine's CA bundle (so builds behind
 # an HTTPS-inspecting proxy can reach PyPI). debootstrap is the slow step (~50 s): its tarball
 # is cached in ${REST_TRIGGER_CACHE:-~/.cache/rest-trigger}, and the built images stay in the
 # engine, each labelled with a hash of its inputs: a second run rebuilds nothing that did not
@@ -27,7 +28,36 @@ here="$(cd "$(dirname "$0")" && pwd)"
 project="$(cd "${here}/../.." && pwd)"
 prefix="${OFFLINE_IMAGE_PREFIX:-rest-trigger-offline}"
 cache="${REST_TRIGGER_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/rest-trigger}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The first mirror this machine's apt takes bookworm (not -security, -updates) from: deb822
+# .sources stanzas first, then one-line sources.list entries.
+machine_mirror() {
+  local files=(/etc/apt/sources.list.d/*.sources) found=""
+  if [ -e "${files[0]}" ]; then
+    found=$(awk 'BEGIN { RS = "" } {
+      deb = 0; suite = 0; uri = ""; n = split($0, lines, "\n")
+      for (k = 1; k <= n; k++) {
+        line = lines[k]
+        if (line ~ /^Types:/ && (" " substr(line, 7) " ") ~ /[ \t]deb[ \t]/) deb = 1
+        if (line ~ /^Suites:/ && (" " substr(line, 8) " ") ~ /[ \t]bookworm[ \t]/) suite = 1
+        if (line ~ /^URIs:/ && uri == "") {
+          m = split(substr(line, 6), u, /[ \t]+/)
+          for (j = 1; j <= m; j++) if (u[j] != "") { uri = u[j]; break }
+        }
+      }
+      if (deb && suite && uri != "") { print uri; exit }
+    }' "${files[@]}")
+  fi
+  if [ -z "${found}" ] && [ -r /etc/apt/sources.list ]; then
+    found=$(awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                 if ($(i + 1) == "bookworm") { print $i; exit } }' /etc/apt/sources.list)
+  fi
+  echo "${found}"
+}
+mirror="${DEBIAN_MIRROR:-$(machine_mirror)}"
+if [ -z "${mirror}" ]; then
+  echo "offline images: no Debian bookworm mirror in /etc/apt; set DEBIAN_MIRROR" >&2
+  exit 1
+fi
 ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 base="${prefix}/debian:bookworm"
 
