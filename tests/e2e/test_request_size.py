@@ -1,5 +1,6 @@
-"""Request bodies over the project's limit (64 KiB, webserver_config.py) get 413 with a JSON
-problem, with or without credentials, on the API and the UI alike; never Airflow 2.11's 500."""
+"""Request bodies over the project's limit (64 KiB, the request_body_limit switch) get 413
+with a JSON problem, with or without credentials, on the API and the UI alike; never Airflow
+2.11's 500."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 
 import pytest
 import requests
+from rest_trigger_api.request_size_limit import MAX_BODY_BYTES as LIMIT
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from rest_trigger_local.settings import PROJECT_DIR
 
-LIMIT = 64 * 1024
 RUNS = f"/dags/{DAG_ID}/dagRuns"
 CONF = DEMO_CONF
 
