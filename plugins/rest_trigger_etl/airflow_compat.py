@@ -1,9 +1,11 @@
 """Everything that differs between Airflow 2.11 and Airflow 3, in one place.
 
 - the installed major version (``airflow_major()``), for the plugins and the local stack;
-- the DAG authoring names (``dag``, ``task``, ``Param``), from the Task SDK on 3.x and from
-  where they always were on 2.11, resolved on first use (module ``__getattr__``) so that this
-  module imports no Airflow until a DAG file asks for them;
+- names that moved between versions, resolved on first use (module ``__getattr__``) so that
+  this module imports no Airflow until something asks for one: the DAG authoring names
+  (``dag``, ``task``, ``Param``: the Task SDK on 3.x), the auth managers' resource models
+  (``DagAccessEntity``, ``DagDetails``) and FAB's permission names (``fab_permissions``, a
+  module: deprecated in core on 3.x, where the FAB provider has it);
 - each REST API version's paths (``API_V1``, ``API_V2``): prefix, health and its parts, login.
 
 Importable without Airflow (the trigger client imports the API paths on a machine that only
@@ -28,19 +30,32 @@ def is_airflow_2() -> bool:
     return airflow_major() == 2
 
 
-# Name -> (module on Airflow 3, module on Airflow 2.11).
-_AUTHORING = {
+_RESOURCE_DETAILS = (
+    "airflow.api_fastapi.auth.managers.models.resource_details",
+    "airflow.auth.managers.models.resource_details",
+)
+# Name -> (module on Airflow 3, module on Airflow 2.11); the name is an attribute of that module,
+# except where it names the module itself (MODULES).
+MOVED = {
     "dag": ("airflow.sdk", "airflow.decorators"),
     "task": ("airflow.sdk", "airflow.decorators"),
     "Param": ("airflow.sdk.definitions.param", "airflow.models.param"),
+    "DagAccessEntity": _RESOURCE_DETAILS,
+    "DagDetails": _RESOURCE_DETAILS,
+    "fab_permissions": (
+        "airflow.providers.fab.www.security.permissions",
+        "airflow.security.permissions",
+    ),
 }
+MODULES = {"fab_permissions"}
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _AUTHORING:
+    if name not in MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    on_3, on_2 = _AUTHORING[name]
-    value = getattr(import_module(on_2 if is_airflow_2() else on_3), name)
+    on_3, on_2 = MOVED[name]
+    module = import_module(on_2 if is_airflow_2() else on_3)
+    value = module if name in MODULES else getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

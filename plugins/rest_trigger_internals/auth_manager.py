@@ -21,7 +21,8 @@ credentials, ended in ``AttributeError`` and an HTML 500. Found by tests/e2e/tes
 
 The same class serves Airflow 3 (FAB provider 3.x), where FAB still asks for edit on the DAG to
 create a run (``is_authorized_dag``, scenario 3). Only the imports differ (the resource models
-moved to ``airflow.api_fastapi``); 3.x has no sub-DAGs, so the root-DAG lookup is never called.
+moved to ``airflow.api_fastapi``); 3.x has no sub-DAGs and FAB 3.x no root-DAG lookup, so the
+override exists only where FAB has one.
 """
 
 from __future__ import annotations
@@ -30,21 +31,7 @@ from typing import Any
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 
-try:  # Airflow 3
-    from airflow.api_fastapi.auth.managers.models.resource_details import (
-        DagAccessEntity,
-        DagDetails,
-    )
-except ImportError:  # Airflow 2.11
-    from airflow.auth.managers.models.resource_details import (  # type: ignore[no-redef]
-        DagAccessEntity,
-        DagDetails,
-    )
-
-# FAB's resource names, the same in provider 1.5.4 and 3.x: create on every DAG's runs, or on
-# one DAG's runs ("DAG Run:<dag_id>").
-_ALL_DAG_RUNS = "DAG Runs"
-_DAG_RUN_PREFIX = "DAG Run:"
+from rest_trigger_etl.airflow_compat import DagAccessEntity, DagDetails, fab_permissions
 
 
 class RestTriggerAuthManager(FabAuthManager):
@@ -65,11 +52,15 @@ class RestTriggerAuthManager(FabAuthManager):
         )
 
     def _may_create_runs(self, dag_id: str, user: Any) -> bool:
+        # Create on every DAG's runs, or on this DAG's ("DAG Run:<dag_id>").
+        p = fab_permissions
         return any(
             self._is_authorized(method="POST", resource_type=resource, user=user)
-            for resource in (_ALL_DAG_RUNS, _DAG_RUN_PREFIX + dag_id)
+            for resource in (p.RESOURCE_DAG_RUN, p.resource_name(dag_id, p.RESOURCE_DAG_RUN))
         )
 
-    def _get_root_dag_id(self, dag_id: str) -> str:
-        # No row: not a sub-DAG of anything; its permissions are its own (and it may have none).
-        return super()._get_root_dag_id(dag_id) or dag_id
+    if hasattr(FabAuthManager, "_get_root_dag_id"):  # FAB 1.5.4 (2.11); 3.x has no sub-DAGs
+
+        def _get_root_dag_id(self, dag_id: str) -> str:
+            # No row: not a sub-DAG of anything; its permissions are its own (it may have none).
+            return super()._get_root_dag_id(dag_id) or dag_id
