@@ -29,7 +29,7 @@ returns the summary |
 Wrong types, missing keys and impossible dates are refused with HTTP 400 by the params below.
 What a param cannot check (date order, a range over 366 days, unknown keys) fails `pusher`
 at once, without retry, with a one-line reason; `main_etl` does not run and nothing is written.
-Each check runs once: `main_etl` checks nothing again: it converts the params' values and
+Each check runs once; `main_etl` checks nothing again, it converts the params' values and
 takes `pusher`'s gid as handed over.
 """
 
