@@ -3,6 +3,7 @@ the production driver and the relay, with the plan PostgreSQL chose."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -10,8 +11,16 @@ from bench.stack import Stack
 from rest_trigger_etl.names import DEMO_CONF as CONF
 from rest_trigger_etl.sql_files import load_sql
 
-# The count query's bound values for the demo conf, in the SQL file's placeholder order.
-COUNT_PARAMS = (CONF["gid"], CONF["sid"], CONF["date_start"], CONF["date_end"])
+
+def count_params(conf: dict[str, Any]) -> tuple[Any, ...]:
+    """A conf's bound values in the SQL file's placeholder order, typed as main_etl binds them
+    (the dates as ``datetime.date``)."""
+    day = dt.date.fromisoformat
+    return (conf["gid"], conf["sid"], day(conf["date_start"]), day(conf["date_end"]))
+
+
+# The count query's bound values for the demo conf.
+COUNT_PARAMS = count_params(CONF)
 
 
 def count_sql() -> str:
@@ -24,7 +33,7 @@ def expected_total(stack: Stack, conf: dict[str, Any] = CONF) -> int:
     conn = stack.warehouse()
     try:
         with conn.cursor() as cur:
-            cur.execute(sql, (conf["gid"], conf["sid"], conf["date_start"], conf["date_end"]))
+            cur.execute(sql, count_params(conf))
             return int(cur.fetchone()[0])
     finally:
         conn.close()

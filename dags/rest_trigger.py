@@ -29,6 +29,8 @@ returns the summary |
 Wrong types, missing keys and impossible dates are refused with HTTP 400 by the params below.
 What a param cannot check (date order, a range over 366 days, unknown keys) fails `pusher`
 at once, without retry, with a one-line reason; `main_etl` does not run and nothing is written.
+Each check runs once; `main_etl` checks nothing again, it converts the params' values and
+takes `pusher`'s gid as handed over.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def rest_trigger() -> None:
 
         from rest_trigger_etl.run_conf import InvalidRunConf, checked_request
 
-        try:
+        try:  # the params are validated already; this adds what no param can check
             request = checked_request(context["params"], context["dag_run"].conf)
         except InvalidRunConf as exc:
             # Bad input does not get better on a retry.
@@ -85,9 +87,9 @@ def rest_trigger() -> None:
         from rest_trigger_etl.run_conf import InvalidRunConf, request_from
 
         gid = context["ti"].xcom_pull(key=GLOBAL_ID_KEY, task_ids=PUSHER)
-        try:
+        try:  # conversion only: pusher and the params have checked every value
             request = request_from(gid, context["params"])
-        except InvalidRunConf as exc:
+        except InvalidRunConf as exc:  # no gid in XCom
             raise AirflowFailException(f"invalid run: {exc}") from None
 
         run_id = context["dag_run"].run_id

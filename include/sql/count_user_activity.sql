@@ -6,7 +6,8 @@
 --     input. As in the article, NOT IN also leaves out rows whose message is NULL.
 --   * The article joined the two tables with no join condition (a cross join that multiplied the
 --     count by the number of accounts); the ON clause below is the fix.
--- Every value is a bound parameter (%s, in this order): gid, sid, date_start, date_end.
+-- Every value is a bound parameter (%s, in this order): gid, sid, date_start, date_end; the
+-- dates arrive typed DATE (the driver binds datetime.date so), compared as dates, no CAST.
 SELECT COUNT(a.dim_user_id) AS total
 FROM fact_user_activity AS a
 INNER JOIN dim_account AS b
@@ -14,4 +15,4 @@ INNER JOIN dim_account AS b
 WHERE b.global_id = %s
     AND a.dim_site_id = %s
     AND a.message NOT IN ('JOINED', 'LEFT')
-    AND a.activity_date BETWEEN CAST(%s AS DATE) AND CAST(%s AS DATE)
+    AND a.activity_date BETWEEN %s AND %s

@@ -1,5 +1,10 @@
-"""The query and the load, on any DB-API connection with the ``format`` paramstyle
-(redshift_connector in Airflow; the tests use the same driver against PostgreSQL)."""
+"""The query and the load, on a redshift_connector connection (Airflow's ``RedshiftSQLHook``;
+the tests use the same driver against PostgreSQL), ``format`` paramstyle.
+
+Values travel typed: the driver binds a ``datetime.date`` as DATE (oid 1082) and a naive
+``datetime.datetime`` as TIMESTAMP (oid 1114), so the SQL takes them as they are, with no
+text round trip and no CAST (tests/plugins/test_etl_integration.py checks what the server
+receives)."""
 
 from __future__ import annotations
 
@@ -31,19 +36,12 @@ def count_activity(conn: Any, request: RunRequest) -> pd.DataFrame:
         _execute(
             cursor,
             "count_user_activity.sql",
-            (
-                request.gid,
-                request.sid,
-                request.date_start.isoformat(),
-                request.date_end.isoformat(),
-            ),
+            (request.gid, request.sid, request.date_start, request.date_end),
         )
-        frame = cursor.fetch_dataframe() if hasattr(cursor, "fetch_dataframe") else None
-        if frame is None:  # drivers without fetch_dataframe, or an empty result
-            import pandas as pd
-
-            rows = cursor.fetchall()
-            frame = pd.DataFrame(rows, columns=[c[0] for c in cursor.description])
+        # redshift_connector's fetch_dataframe (2.2, the locks' pin) always returns a DataFrame
+        # built from fetchall(), never None, even for no rows. And an aggregate with no GROUP BY
+        # returns exactly one row, also when nothing matches (total 0); total_from checks it.
+        frame = cursor.fetch_dataframe()
     finally:
         cursor.close()
     return frame
@@ -64,7 +62,7 @@ def load_result(
 ) -> None:
     """Write this run's one result row: delete-then-insert in one transaction, so a retry or
     a re-run of the same dag_run_id leaves exactly one row, and a failure leaves the table as
-    it was."""
+    it was. ``loaded_at`` is naive UTC (bound as TIMESTAMP, the column's type)."""
     loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     cursor = conn.cursor()
     try:
@@ -76,10 +74,10 @@ def load_result(
                 dag_run_id,
                 request.gid,
                 request.sid,
-                request.date_start.isoformat(),
-                request.date_end.isoformat(),
+                request.date_start,
+                request.date_end,
                 total,
-                loaded_at.isoformat(sep=" "),
+                loaded_at,
             ),
         )
         conn.commit()

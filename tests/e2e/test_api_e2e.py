@@ -81,7 +81,8 @@ def test_run_succeeds_with_the_warehouse_total(airflow_stack) -> None:
     ]
     log = task_log(airflow_stack, "e2e-success", MAIN_ETL, 1)
     assert "SQL count_user_activity.sql" in log
-    assert "parameters: (42, 7, '2024-01-01', '2024-03-31')" in log
+    # The dates travel as dates (bound as DATE by the driver), not as text.
+    assert "parameters: (42, 7, datetime.date(2024, 1, 1), datetime.date(2024, 3, 31))" in log
     assert f"total={expected}" in log
 
 

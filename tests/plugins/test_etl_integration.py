@@ -90,6 +90,77 @@ def test_every_slice_matches_the_independent_count(warehouse, known_rows, reques
         conn.close()
 
 
+def test_driver_binds_dates_and_timestamps_typed(warehouse) -> None:
+    """What etl.py relies on to pass no CAST: redshift_connector sends a datetime.date as a DATE
+    parameter and a naive datetime as a TIMESTAMP one, and the server receives exactly them."""
+    day = dt.date(2024, 2, 29)
+    moment = dt.datetime(2024, 2, 29, 23, 59, 59, 123456)
+    conn = warehouse.redshift_connect()
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT pg_typeof(%s)::text, pg_typeof(%s)::text,"
+            " %s = DATE '2024-02-29', %s = TIMESTAMP '2024-02-29 23:59:59.123456'",
+            (day, moment, day, moment),
+        )
+        assert list(cursor.fetchone()) == ["date", "timestamp without time zone", True, True]
+        cursor.close()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("date_start", "date_end", "total"),
+    [
+        (dt.date(2024, 1, 31), dt.date(2024, 1, 31), 1),  # only the day before
+        (FEB_1, FEB_1, 4),  # the first day alone: inclusive at the start
+        (dt.date(2024, 2, 2), dt.date(2024, 2, 28), 4),  # both boundary days left out
+        (FEB_29, FEB_29, 4),  # the last day alone: inclusive at the end
+        (dt.date(2024, 3, 1), dt.date(2024, 3, 1), 1),  # only the day after
+        (dt.date(2024, 1, 31), dt.date(2024, 3, 1), 14),  # one day past each end
+    ],
+    ids=["jan31", "feb1", "feb2-feb28", "feb29", "mar1", "jan31-mar1"],
+)
+def test_date_parameters_compare_as_dates_at_the_range_edges(
+    warehouse, known_rows, date_start, date_end, total
+) -> None:
+    request = RunRequest(gid=GID, sid=SITE, date_start=date_start, date_end=date_end)
+    assert expected(request) == total  # the test's own count agrees with the figure above
+    conn = warehouse.redshift_connect()
+    try:
+        assert total_from(count_activity(conn, request)) == total
+    finally:
+        conn.close()
+
+
+def test_no_match_is_still_one_row_with_total_zero(warehouse, known_rows) -> None:
+    """The invariant count_activity relies on (no fallback for an empty result): the aggregate
+    always returns one row."""
+    nothing = RunRequest(GID, SITE, dt.date(2023, 1, 1), dt.date(2023, 1, 2))
+    conn = warehouse.redshift_connect()
+    try:
+        frame = count_activity(conn, nothing)
+    finally:
+        conn.close()
+    assert frame.shape == (1, 1) and total_from(frame) == 0
+
+
+def test_load_writes_the_dates_and_loaded_at_as_given(warehouse, known_rows) -> None:
+    loaded_at = dt.datetime(2024, 3, 1, 0, 0, 0, 1)
+    conn = warehouse.redshift_connect()
+    try:
+        load_result(conn, "typed-values", REQUEST, 12, loaded_at=loaded_at)
+    finally:
+        conn.close()
+    with known_rows.cursor() as cur:
+        cur.execute(
+            "SELECT date_start, date_end, loaded_at FROM rest_trigger_results"
+            " WHERE dag_run_id = 'typed-values'"
+        )
+        assert cur.fetchall() == [(FEB_1, FEB_29, loaded_at)]
+    known_rows.rollback()
+
+
 def test_hostile_string_is_bound_as_a_value_not_sql(warehouse, known_rows) -> None:
     """Even if a hostile string got past the Params, the driver binds it as a value."""
     hostile = RunRequest(
