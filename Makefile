@@ -149,10 +149,10 @@ lock: ## Re-resolve requirements.lock, requirements-dev.lock and requirements-ai
 # fails fails the command. `.venv/bin/python -m bench --help` lists the knobs.
 BENCH_ARGS ?=
 .PHONY: bench bench-quick
-bench: $(STAMP) ## Latency (as callers see it), burst, floor, parse and query scale vs stock Airflow [BENCH_ARGS=...]
+bench: $(STAMP) $(STAMP3) ## Latency (as callers see it), burst, floor, parse and query scale vs stock Airflow [BENCH_ARGS=...]
 	$(PY) -m bench $(BENCH_ARGS)
 
-bench-quick: $(STAMP) ## The benchmark with small counts (a check that it works, not figures): bench --quick
+bench-quick: $(STAMP) $(STAMP3) ## The benchmark with small counts (a check that it works, not figures): bench --quick
 	$(PY) -m bench --quick $(BENCH_ARGS)
 
 # The task processes' profile (docs/benchmarks.md): py-spy on the scheduler and everything it

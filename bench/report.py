@@ -122,6 +122,8 @@ def versions_table(r: dict[str, Any]) -> list[str]:
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     out = [
+        f"Measured {r.get('started', '?')} at commit {m.get('commit') or 'unknown'}.",
+        "",
         f"Machine: {m['cores']} cores, {m['cpu_model']}, {m['memory_mib']} MiB, "
         f"Python {m['python']}, "
         f"Airflow {m['airflow']}; load average at start {m['load_at_start']}"

@@ -74,4 +74,24 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "airflow": metadata.version("apache-airflow"),
         "load_at_start": loadavg(),
+        "commit": checkout_commit(),
     }
+
+
+def checkout_commit() -> str | None:
+    """The commit the figures were measured at (``+dirty`` when tracked files differ from it),
+    so that a results file says what it measured; None outside a git checkout."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=Path(__file__).resolve().parents[1],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()  # fmt: skip
+
+    try:
+        commit = git("rev-parse", "--short=7", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
