@@ -38,7 +38,7 @@ from typing import IO
 import psutil
 
 from rest_trigger_etl.airflow_compat import API_V2, api_paths
-from rest_trigger_local import process_records
+from rest_trigger_local import airflow_internals, process_records
 from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import (
     Settings,
@@ -291,22 +291,9 @@ class Launcher:
         self.families[name] = {}
 
     def _fail_dead_scheduler_jobs(self) -> None:
-        """Mark the dead scheduler's job failed, as Airflow itself does only once its heartbeat
-        is scheduler_health_check_threshold old: the new scheduler then re-queues the dead
-        one's task instances as it starts, not after orphaned_tasks_check_interval (5 min)."""
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "UPDATE job SET state = 'failed', end_date = now()"
-                        " WHERE job_type = 'SchedulerJob' AND state = 'running'"
-                    )
-                )
-        finally:
-            engine.dispose()
+        airflow_internals.fail_running_scheduler_jobs(
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        )
 
     def _restart(self, name: str) -> None:
         proc = self.children[name]

@@ -10,6 +10,10 @@ that was 15 % of a core per triggerer and 12 % per worker, forever, and during s
 competed with the services it was checking: on a loaded 2-core machine the stack then took longer
 to become healthy than its healthchecks allowed. These ask the same questions without Airflow:
 0.05 and 0.4 CPU-seconds.
+
+Depends on: Airflow's ``job`` table (``job_type``, ``state``, ``hostname``,
+``latest_heartbeat``) and the job types ``TriggererJob`` / ``DagProcessorJob``, as
+``airflow jobs check`` reads them. Guarded by tests/local/test_airflow_job_table.py.
 """
 
 from __future__ import annotations
