@@ -74,3 +74,9 @@ def test_the_stock_fab_file_adds_only_edit_on_the_dag() -> None:
         (p.ACTION_CAN_EDIT, p.resource_name(DAG_ID, p.RESOURCE_DAG))
     }
     assert set(accounts.caller_permissions()) <= stock
+
+
+def test_the_script_imports_the_file_and_names_its_role() -> None:
+    script = (DEPLOY / "create_accounts.sh").read_text(encoding="utf-8")
+    assert f"caller_role={accounts.CALLER_ROLE}\n" in script
+    assert "roles/rest_trigger_caller.json" in script
