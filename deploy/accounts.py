@@ -6,6 +6,11 @@ and the names and passwords in the environment: ``AIRFLOW_ADMIN_USER``, ``AIRFLO
 ``AIRFLOW_CALLER_USER``, ``AIRFLOW_CALLER_PASSWORD``. Passwords come only from the environment and
 are hashed in this process through FAB's security manager: ``airflow users create --password``
 would put them on a command line, where ``ps`` shows them to every user of the machine.
+
+The role's permissions come from ``roles/rest_trigger_caller.json``, the file Airflow's own
+``airflow roles import`` reads: deploy/create_accounts.sh makes the same role and users with
+Airflow's commands alone (passwords on their stdin), for a deployment that runs no project code.
+This module does it in one process (``make run``: one Airflow start-up, not six).
 """
 
 from __future__ import annotations
