@@ -269,6 +269,7 @@ def test_the_readmes_example_total_is_what_the_default_demo_data_gives(warehouse
     assert len(quoted) == 1, quoted
     conn = warehouse.psycopg_connect()
     try:
+        local_warehouse.apply_schema(conn)  # on its own it may be the first test to run
         local_warehouse.seed(conn)  # the defaults make run seeds
         with conn.cursor() as cur:
             cur.execute(
