@@ -56,6 +56,14 @@ NOT_CARRIED_OVER: dict[tuple[str, str], str] = {
     ("scheduler", "standalone_dag_processor"): "the chart sets it from airflowVersion/dagProcessor",
 }
 
+# Keys the values set that are newer than the checked chart values (chart_1_22_keys.txt's source),
+# each with the evidence it exists in chart 1.22. Remove an entry once the keys file has the key.
+NEWER_THAN_KEYS_FILE: dict[str, str] = {
+    "createUserJob.defaultUser.enabled": "apache/airflow PR #59767 (merged; in chart 1.19.0 per "
+    "open-metadata/openmetadata-helm-charts#445) moved webserver.defaultUser to "
+    "createUserJob.defaultUser",
+}
+
 # Files values.yaml names that another branch adds (issue 21); remove an entry once it exists.
 PENDING_ELSEWHERE: dict[str, str] = {
     "deploy/roles/rest_trigger_caller.json": "the caller role file for `airflow roles import`, "
@@ -198,9 +206,21 @@ def test_parses_as_yaml(path: Path) -> None:
 def test_every_key_path_exists_in_the_chart(path: Path) -> None:
     source, keys = chart_keys()
     paths = [p for p, _ in leaves(load(path)) if not p.startswith("config.")]
-    unknown = [p for p in paths if not known_to_chart(p, keys)]
+    newer = [p for p in paths if p in NEWER_THAN_KEYS_FILE]
+    unknown = [p for p in paths if not known_to_chart(p, keys) and p not in newer]
     assert not unknown, f"{path.name}: not in {KEYS_FILE.name}: {unknown}"
-    report(f"{path.name}: {len(paths)} key paths found in {KEYS_FILE.name} ({source[10:90]}...)")
+    report(
+        f"{path.name}: {len(paths) - len(newer)} key paths found in {KEYS_FILE.name}"
+        f" ({source[10:90]}...)"
+    )
+    for p in newer:
+        report(f"{path.name}: {p} is NOT in {KEYS_FILE.name}; taken from {NEWER_THAN_KEYS_FILE[p]}")
+
+
+def test_newer_keys_are_still_missing_from_the_keys_file() -> None:
+    _, keys = chart_keys()
+    arrived = [p for p in NEWER_THAN_KEYS_FILE if known_to_chart(p, keys)]
+    assert not arrived, f"now in {KEYS_FILE.name}, remove from NEWER_THAN_KEYS_FILE: {arrived}"
 
 
 @pytest.mark.parametrize(
