@@ -64,7 +64,7 @@ NEWER_THAN_KEYS_FILE: dict[str, str] = {
     "createUserJob.defaultUser",
 }
 
-# Files values.yaml names that another branch adds (issue 21); remove an entry once it exists.
+
 def report(*lines: str) -> None:
     for line in lines:
         print(f"[helm values] {line}")  # noqa: T201
