@@ -123,18 +123,19 @@ class Standalone:
         return self.timings[name]
 
     def wait_for(self, what: str, check: Any, timeout: float, interval: float = 1.0) -> Any:
-        """Poll ``check()`` until it returns something truthy; fail with the logs after
-        ``timeout`` seconds or when standalone has exited."""
+        """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds or
+        when standalone has exited (the caller prints ``diagnostics()``)."""
         deadline = time.monotonic() + timeout
         while True:
             with contextlib.suppress(requests.RequestException, OSError, ValueError, KeyError):
                 if result := check():
                     return result
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"standalone exited ({self.process.returncode}) while"
-                                     f" waiting for {what}\n{self.diagnostics()}")  # fmt: skip
+                raise AssertionError(
+                    f"standalone exited ({self.process.returncode}) while waiting for {what}"
+                )
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {timeout:.0f} s\n{self.diagnostics()}")
+                raise AssertionError(f"no {what} within {timeout:.0f} s")
             time.sleep(interval)
 
     def log_files(self) -> list[Path]:
@@ -157,7 +158,8 @@ class Standalone:
         return "\n".join(parts) or f"(no task logs under {run_dir})"
 
     def diagnostics(self, run_id: str | None = None) -> str:
-        tail = "\n".join(self.output.read_text(errors="replace").splitlines()[-80:])
+        lines = self.output.read_text(errors="replace").splitlines()
+        tail = "\n".join([line for line in lines if "/health" not in line][-80:])
         text = f"--- standalone output (scheduler, webserver/api-server, ...), last lines:\n{tail}"
         scheduler = sorted((self.home / "logs" / "scheduler").rglob("*.log"))
         if scheduler:
