@@ -100,6 +100,14 @@ def _print_timings(label: str, stack: Standalone, cfg: dict[str, str]) -> None:
 
 
 def _assert_dropin(stack: Standalone, layout: str) -> dict[str, str]:
+    """Nothing of the project's configuration reaches the child: of AIRFLOW* / REST_TRIGGER_*
+    variables it has only AIRFLOW_HOME, the connection, port plumbing and (2.11) the auth
+    setting; and the DAG's package and SQL are the copies in AIRFLOW_HOME."""
+    allowed = {"AIRFLOW_HOME", "AIRFLOW_CONN_REDSHIFT_DEFAULT", "AIRFLOW__API__AUTH_BACKENDS"}
+    plumbing = ("AIRFLOW__WEBSERVER__WEB_SERVER_PORT", "AIRFLOW__LOGGING__", "AIRFLOW__API__PORT",
+                "AIRFLOW__API__BASE_URL", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL")  # fmt: skip
+    ours = {k for k in stack.env if k.startswith(("AIRFLOW", "REST_TRIGGER_"))}
+    assert {k for k in ours - allowed if not k.startswith(plumbing)} == set()
     where = _which_package(stack)
     assert Path(where["module"]).is_relative_to(stack.home / "plugins"), where
     sql_dir = stack.home / LAYOUTS[layout]["include"] / "sql"
