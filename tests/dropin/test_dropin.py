@@ -161,6 +161,12 @@ def _recipe(
     assert summary == {"dag_run_id": run_id, **DEMO_CONF, "total": expected}
     assert results_rows(reads, run_id) == [(42, 7, "2024-01-01", "2024-03-31", expected)]
     assert stack.plugin_import_errors() == []
+    # The airflow.cfg Airflow generated (at its first import, in _which_package) is its own:
+    # examples on, new DAGs paused; the settings above came from the environment.
+    cfg = generated_cfg_settings(stack.home)
+    assert (cfg["core.load_examples"], cfg["core.dags_are_paused_at_creation"]) == ("True", "True")
+    if version == "v1":  # 2.11's default: the UI's session only; the env var added basic auth
+        assert cfg["api.auth_backends"] == "airflow.api.auth.backend.session"
     return summary
 
 
