@@ -169,23 +169,27 @@ class Standalone:
             text += "\n" + self.task_logs(run_id)
         return text
 
-    def stop(self, timeout: float = 60) -> list[str]:
-        """SIGTERM the process group, SIGKILL what is left after ``timeout``; return what had
-        to be killed (and anything of its family that escaped the group)."""
+    def stop(self, timeout: float = 120) -> list[str]:
+        """SIGTERM the process group (what a service manager sends), give every process of the
+        family ``timeout`` seconds to exit (standalone itself dies at once; its scheduler and
+        webserver shut down gracefully, slowly on a loaded machine), SIGKILL what is left and
+        return it (and anything of the family that escaped the group)."""
         if self.process is None:
             return []
         try:
             family = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             family = []
+        stopping = time.monotonic()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
-        deadline = time.monotonic() + 15
+        deadline = stopping + timeout
         while any(_alive(p) for p in family) and time.monotonic() < deadline:
             time.sleep(0.5)
-        killed = [f"{p.pid} {' '.join(p.cmdline()[:3])}" for p in family if _alive(p)]
+        self.timings["stop"] = round(time.monotonic() - stopping, 1)
+        killed = [_describe(p) for p in family if _alive(p)]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         for p in family:
@@ -195,6 +199,13 @@ class Standalone:
             self.process.kill()
         self.process.wait()
         return killed
+
+
+def _describe(process: psutil.Process) -> str:
+    try:
+        return f"{process.pid} {' '.join(process.cmdline()[:3])}"
+    except psutil.Error:
+        return str(process.pid)
 
 
 def _alive(process: psutil.Process) -> bool:
