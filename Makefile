@@ -125,8 +125,9 @@ test-fast: $(STAMP) ## The tests that need no server (DAG integrity, unit, SQL s
 	$(PY) -m pytest -m "not integration and not e2e and not compose and not airflow3"
 
 # The tests marked airflow3 against one stack on Airflow 3.3.2 (tests/client, tests/e2e): pytest
-# runs from .venv, the stack from .venv-airflow3 (Stack.start(airflow=3)).
-test-airflow3: $(STAMP) $(STAMP3) ## Airflow 3: the client (token, renewal, exit codes) and the stack end to end, 2<->3 switch
+# runs from .venv, the stack from .venv-airflow3 (Stack.start(airflow=3)); tests/dropin runs a
+# stock `airflow standalone` from .venv-airflow3 with only the product folders copied in.
+test-airflow3: $(STAMP) $(STAMP3) ## Airflow 3: the client (token, renewal, exit codes), the stack end to end, 2<->3 switch, drop-in on stock 3.3.2
 	$(PY) -m pytest -m airflow3 -p no:cacheprovider -s
 
 lint: $(STAMP) ## ruff check (with the AIR rules) and format check
