@@ -65,8 +65,7 @@ from rest_trigger_etl.run_conf import PARAM_SPECS
 def rest_trigger() -> None:
     @task(task_id=PUSHER)
     def pusher(**context: Any) -> None:
-        from airflow.exceptions import AirflowFailException
-
+        from rest_trigger_etl.airflow_compat import AirflowFailException
         from rest_trigger_etl.run_conf import InvalidRunConf, checked_request
 
         try:  # the params are validated already; this adds what no param can check
@@ -80,9 +79,9 @@ def rest_trigger() -> None:
     # Airflow also push each key of the summary as an XCom of its own (six more rows a run).
     @task(task_id=MAIN_ETL, multiple_outputs=False)
     def main_etl(**context: Any) -> dict[str, Any]:
-        from airflow.exceptions import AirflowFailException
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
+        from rest_trigger_etl.airflow_compat import AirflowFailException
         from rest_trigger_etl.etl import count_activity, load_result, run_summary, total_from
         from rest_trigger_etl.run_conf import InvalidRunConf, request_from
 

@@ -3,9 +3,9 @@
 - the installed major version (``airflow_major()``), for the plugins and the local stack;
 - names that moved between versions, resolved on first use (module ``__getattr__``) so that
   this module imports no Airflow until something asks for one: the DAG authoring names
-  (``dag``, ``task``, ``Param``: the Task SDK on 3.x), the auth managers' resource models
-  (``DagAccessEntity``, ``DagDetails``) and FAB's permission names (``fab_permissions``, a
-  module: deprecated in core on 3.x, where the FAB provider has it);
+  (``dag``, ``task``, ``Param``, ``AirflowFailException``: the Task SDK on 3.x), the auth
+  managers' resource models (``DagAccessEntity``, ``DagDetails``) and FAB's permission names
+  (``fab_permissions``, a module: deprecated in core on 3.x, where the FAB provider has it);
 - each REST API version's paths (``API_V1``, ``API_V2``): prefix, health and its parts, login.
 
 Importable without Airflow (the trigger client imports the API paths on a machine that only
@@ -40,6 +40,8 @@ MOVED = {
     "dag": ("airflow.sdk", "airflow.decorators"),
     "task": ("airflow.sdk", "airflow.decorators"),
     "Param": ("airflow.sdk.definitions.param", "airflow.models.param"),
+    # Fails a task without a retry; 3.x deprecates the core name for the Task SDK's.
+    "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "DagAccessEntity": _RESOURCE_DETAILS,
     "DagDetails": _RESOURCE_DETAILS,
     "fab_permissions": (
