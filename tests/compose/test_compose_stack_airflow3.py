@@ -1,23 +1,29 @@
 """The Airflow 3 variant (docker-compose.airflow3.yaml) in real containers, after the 2.11 stack
-of tests/compose/test_compose_stack.py is down (`make test-compose` runs this module second).
+of tests/compose/test_compose_stack.py is down (`make test-compose` runs this module second),
+proving what that module proves for 2.11.
 
 On a fresh copy of the project with no .env, under its own compose project name and on free
-ports (never a developer's 8080/5439): `docker compose -f docker-compose.yaml -f
+ports (never a developer's 8080/5439/5555): `docker compose -f docker-compose.yaml -f
 docker-compose.airflow3.yaml up -d --wait`, then only through 127.0.0.1: a JWT for the caller
 account from POST /auth/token, the documented trigger on /api/v2 to success with the total the
 test counts itself, 409 on the same run id, 422 on a conf that is not an object, 400 on a bad
-date, the caller refused pausing; the hardening; `down -v` leaving nothing. Images: the official
-ones where a registry answers, else the stand-ins (`docker/offline/build.sh --airflow3`).
+date, the caller refused pausing; the hardening; the UI's login (FAB's page at /auth/login/) as
+the admin; `down` then `up` keeping the runs; the celery profile with two workers, each running
+tasks (through the task SDK and the api-server's execution API); Flower behind its login;
+`down -v` leaving nothing. Images: the official ones where a registry answers, else the
+stand-ins (`docker/offline/build.sh --airflow3`).
 
-A little over 250 lines because its tests share one module-scoped stack (building the images and
-starting it take minutes) and run in file order against it.
+Over 250 lines because its tests share one module-scoped stack (building the images and
+starting it take minutes) and run in file order against it: they stay in one module.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -57,6 +63,13 @@ SERVICES = {
     "airflow-dag-processor",
 }  # fmt: skip
 INIT_CAPS = {"CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"}
+WAIT = ("up", "-d", "--wait", "--wait-timeout", "900")
+CELERY = ("--profile", "celery", "--profile", "flower")
+WORKERS = 2
+SCALE = ("--scale", f"airflow-worker={WORKERS}")
+# Runs until both workers have run a task (each run has two tasks; Celery picks the worker),
+# and at least three, so the printed POST -> success times are more than one sample.
+MIN_CELERY_RUNS, MAX_CELERY_RUNS = 3, 8
 
 
 def airflow3_base_image(env: dict[str, str]) -> tuple[str, str]:
@@ -135,8 +148,12 @@ def project() -> Iterator[ComposeProject]:
     notes.append(f"AIRFLOW3_BASE_IMAGE: {note}")
     if subprocess.run(["docker", "network", "inspect", "bridge"], capture_output=True).returncode:
         env["DOCKER_BUILD_NETWORK"] = "host"
-    # Never a developer's stack's ports: free ones, whatever 8080 and 5439 are doing.
-    env["AIRFLOW_PORT"], env["WAREHOUSE_PORT"] = str(free_port()), str(free_port())
+    # Never a developer's stack's ports: free ones, whatever 8080, 5439 and 5555 are doing.
+    for name in ("AIRFLOW_PORT", "WAREHOUSE_PORT", "FLOWER_PORT"):
+        env[name] = str(free_port())
+    # For what ComposeProject runs without the two -f (logs() on a failure, containers()): the
+    # variant's services, the api-server's and the dag-processor's logs too.
+    env["COMPOSE_FILE"] = ":".join(FILES[1::2])
     compose = ComposeProject(directory, env)
     print(f"\nAirflow 3 compose project {compose.name} in {directory}")
     for line in notes:
@@ -144,8 +161,8 @@ def project() -> Iterator[ComposeProject]:
     try:
         yield compose
     finally:
-        compose.compose(*FILES, "--profile", "celery", "--profile", "flower", "down", "-v",
-                        "--remove-orphans", "--timeout", "30", check=False)  # fmt: skip
+        compose.compose(*FILES, *CELERY, "down", "-v", "--remove-orphans", "--timeout", "30",
+                        check=False)  # fmt: skip
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -158,8 +175,7 @@ def api(project: ComposeProject) -> Api3:
     documented = " ".join(["docker", "compose", *FILES])
     assert f"{documented} up -d --wait\n" in text and f"{documented} down\n" in text
     started = time.monotonic()
-    up = project.compose(*FILES, "up", "-d", "--wait", "--wait-timeout", "900", timeout=1800,
-                         check=False)  # fmt: skip
+    up = project.compose(*FILES, *WAIT, timeout=1800, check=False)
     project.timings["up"] = time.monotonic() - started
     assert up.returncode == 0, up.stderr[-4000:] + project.logs()
     print(
@@ -173,9 +189,11 @@ def inspect_all(project: ComposeProject) -> list[dict[str, Any]]:
     return json.loads(run(["docker", "inspect", *ids], project.directory, project.env).stdout)
 
 
-def test_airflow3_services_healthy_hardened_and_on_loopback_only(
-    project: ComposeProject, api: Api3
-) -> None:
+def hardened_containers(project: ComposeProject) -> tuple[set[str], set[tuple[str, str, str]]]:
+    """Every container of the project checked as the 2.11 test checks its own (docker inspect:
+    no-new-privileges, every capability dropped, airflow-init's three added back; the kernel's
+    view of each running main process: no capability, no_new_privs, not root; healthy). Returns
+    the running services and what is published (service, port, host address)."""
     published = set()
     running = set()
     for container in inspect_all(project):
@@ -198,6 +216,13 @@ def test_airflow3_services_healthy_hardened_and_on_loopback_only(
         assert int(fields["CapEff"].strip(), 16) == 0, service
         assert fields["NoNewPrivs"].strip() == "1", service
         assert fields["Uid"].split()[1] != "0", service
+    return running, published
+
+
+def test_airflow3_services_healthy_hardened_and_on_loopback_only(
+    project: ComposeProject, api: Api3
+) -> None:
+    running, published = hardened_containers(project)
     assert running == SERVICES
     assert published == {
         ("airflow-apiserver", "8080/tcp", "127.0.0.1"), ("warehouse", "5439/tcp", "127.0.0.1"),
@@ -247,8 +272,123 @@ def test_airflow3_caller_may_not_pause(api: Api3) -> None:
     assert api.get(f"/dags/{DAG_ID}").json()["is_paused"] is False
 
 
-def test_airflow3_down_leaves_nothing(project: ComposeProject) -> None:
+def test_airflow3_ui_login_as_admin(api: Api3) -> None:
+    """Airflow 3's UI is a React app at / that calls /api/v2 with the `_token` cookie FAB's login
+    page (/auth/login/) sets: the form, with its CSRF token as 2.11's, takes the admin's password
+    (and that cookie then opens the API) and refuses a wrong one (no cookie, 401)."""
+    page = requests.get(f"{api.base_url}/", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+    def log_in(password: str) -> tuple[requests.Session, requests.Response]:
+        session = requests.Session()
+        form = session.get(f"{api.base_url}/auth/login/", timeout=30)
+        assert form.status_code == 200, form.text[:2000]
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text)
+        assert token, form.text[:2000]
+        # Not followed: this answer sets the cookie; where it leads (FAB's index, which
+        # redirects to [api] base_url) may name the default port, not this test's.
+        answer = session.post(
+            f"{api.base_url}/auth/login/",
+            data={"csrf_token": token[1], "username": "admin", "password": password},
+            allow_redirects=False, timeout=60,
+        )  # fmt: skip
+        return session, answer
+
+    admin, answer = log_in("admin")
+    assert answer.status_code == 302 and "/auth/login" not in answer.headers["location"]
+    assert admin.cookies.get("_token"), answer.headers
+    dags = admin.get(f"{api.base_url}/api/v2/dags", timeout=60)
+    assert dags.status_code == 200, dags.text
+    assert [d["dag_id"] for d in dags.json()["dags"]] == [DAG_ID]
+    wrong, answer = log_in("not-the-password")
+    assert answer.status_code in (200, 302) and not wrong.cookies.get("_token")
+    assert wrong.get(f"{api.base_url}/api/v2/dags", timeout=60).status_code == 401
+
+
+def test_airflow3_down_then_up_keeps_the_runs(project: ComposeProject, api: Api3) -> None:
+    """`down` (no -v) keeps the volumes: after `up`, demo-1 is still listed as a success with its
+    total; the caller's token from before still works (the JWT secret in the volume is kept)."""
+    project.compose(*FILES, "down", "--timeout", "30")
+    assert project.resources()["containers"] == []
     started = time.monotonic()
-    project.compose(*FILES, "down", "-v", "--timeout", "30")
+    up = project.compose(*FILES, *WAIT, timeout=1800, check=False)
+    assert up.returncode == 0, up.stderr[-4000:] + project.logs()
+    print(
+        f"\n  Airflow 3: second up (volumes kept): healthy after {time.monotonic() - started:.1f} s"
+    )
+    listed = api.get(f"/dags/{DAG_ID}/dagRuns").json()["dag_runs"]
+    assert [(r["dag_run_id"], r["state"]) for r in listed] == [("demo-1", "success")]
+    assert api.xcom("demo-1", MAIN_ETL)["total"] == expected_total(project, CONF)
+
+
+def test_airflow3_celery_profile_runs_tasks_on_two_workers(
+    project: ComposeProject, api: Api3
+) -> None:
+    """docs/docker.md's Airflow 3 scale-out: CeleryExecutor in .env, the celery and flower
+    profiles, two workers. Task processes on a worker reach the api-server's execution API by
+    its service name ([core] execution_api_server_url); each worker runs tasks (the task
+    instances' hostname over /api/v2 is its container's); every container hardened, and only
+    127.0.0.1 published."""
+    refused = project.compose(*FILES, "--profile", "celery", "run", "--rm", "--no-deps",
+                              "airflow-worker", check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert "set AIRFLOW__CORE__EXECUTOR=CeleryExecutor in .env" in refused.stderr
+    text = (PROJECT_DIR / "docs" / "docker.md").read_text()
+    documented = " ".join(["docker", "compose", *FILES, *CELERY, "up -d --wait", *SCALE])
+    assert documented in text, documented
+    (project.directory / ".env").write_text("AIRFLOW__CORE__EXECUTOR=CeleryExecutor\n")
+    started = time.monotonic()
+    up = project.compose(*FILES, *CELERY, *WAIT, *SCALE, timeout=1800, check=False)
+    assert up.returncode == 0, up.stderr[-4000:] + project.logs()
+    print(
+        f"\n  Airflow 3 celery profile, 2 workers: healthy after {time.monotonic() - started:.1f} s"
+    )
+    running, published = hardened_containers(project)
+    assert running == SERVICES | {"redis", "airflow-worker", "flower"}
+    assert published == {
+        ("airflow-apiserver", "8080/tcp", "127.0.0.1"), ("warehouse", "5439/tcp", "127.0.0.1"),
+        ("flower", "5555/tcp", "127.0.0.1"),
+    }  # fmt: skip
+    workers = {c["Config"]["Hostname"] for c in project.containers("airflow-worker")}
+    assert len(workers) == WORKERS
+    before = len(api.post_to_success)
+    seen: set[str] = set()
+    runs = 0
+    while (seen != workers or runs < MIN_CELERY_RUNS) and runs < MAX_CELERY_RUNS:
+        runs += 1
+        run_id, conf = f"celery-{runs}", {**CONF, "gid": runs}
+        try:
+            state = api.run_to_end(run_id, conf, timeout=420)
+        except AssertionError as stuck:
+            raise AssertionError(f"{stuck}\n{project.logs()}") from None
+        assert state == "success", project.logs()
+        assert api.xcom(run_id, MAIN_ETL)["total"] == expected_total(project, conf)
+        instances = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()
+        hosts = {ti["hostname"] for ti in instances["task_instances"]}
+        assert hosts <= workers, (hosts, workers)  # on a worker, never the scheduler
+        seen |= hosts
+    timed = api.post_to_success[before:]
+    print(f"  {runs} celery runs; task hosts {sorted(seen)}, workers {sorted(workers)}")
+    print(f"  Airflow 3 POST -> success on the Celery workers: median "
+          f"{statistics.median(timed):.2f} s ({', '.join(f'{t:.2f}' for t in timed)})")  # fmt: skip
+    assert seen == workers
+
+
+def test_airflow3_flower_behind_its_login(project: ComposeProject) -> None:
+    """Flower wants its login: 401 without or with a wrong one, 200 with the generated one read
+    from the secrets volume (as docs/docker.md says to read it)."""
+    flower = f"http://127.0.0.1:{project.env['FLOWER_PORT']}/"
+    assert requests.get(flower, timeout=30).status_code == 401
+    assert requests.get(flower, auth=("flower", "wrong"), timeout=30).status_code == 401
+    login = project.compose(*FILES, "exec", "-T", "flower", "cat",
+                            "/opt/airflow/secrets/flower_basic_auth").stdout.strip()  # fmt: skip
+    user, password = login.split(":", 1)
+    assert requests.get(flower, auth=(user, password), timeout=30).status_code == 200
+
+
+def test_airflow3_down_leaves_nothing(project: ComposeProject) -> None:
+    """`down -v` for the profiles started: containers, volumes (the secrets too), network."""
+    started = time.monotonic()
+    project.compose(*FILES, *CELERY, "down", "-v", "--timeout", "30")
     print(f"\n  Airflow 3: down -v in {time.monotonic() - started:.1f} s")
     assert project.resources() == {"containers": [], "volumes": [], "networks": []}

@@ -11,7 +11,6 @@ project provides) and the one auth setting the article asks for.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -25,8 +24,9 @@ from typing import Any
 import psutil
 import requests
 
-from rest_trigger_local.harness import env_without_airflow
 from rest_trigger_local.settings import PROJECT_DIR
+from tests.support.harness import env_without_airflow
+from warehouse_standin.connection import connection_json
 
 PRODUCT = ("dags", "include", "plugins")
 # Where each product folder goes, relative to AIRFLOW_HOME. Astro: the project root is
@@ -64,16 +64,8 @@ def child_env(venv: Path, home: Path, **extra: str) -> dict[str, str]:
 def redshift_conn(warehouse: Any) -> str:
     """``redshift_default`` in Airflow's JSON connection form, through the warehouse relay
     (redshift_connector cannot talk to stock PostgreSQL); no TLS locally."""
-    return json.dumps(
-        {
-            "conn_type": "redshift",
-            "host": warehouse.host,
-            "port": warehouse.port,
-            "schema": warehouse.database,
-            "login": warehouse.user,
-            "password": warehouse.password,
-            "extra": {"ssl": False},
-        }
+    return connection_json(
+        warehouse.host, warehouse.port, warehouse.database, warehouse.user, warehouse.password
     )
 
 

@@ -24,8 +24,6 @@ import requests
 
 from rest_trigger_client.results import parse_text
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
-from rest_trigger_local import warehouse as local_warehouse
-from rest_trigger_local.harness import AIRFLOW3_PYTHON
 from rest_trigger_local.ports import free_port
 from rest_trigger_local.settings import PROJECT_DIR
 from tests.dropin.stock_airflow import (
@@ -36,7 +34,9 @@ from tests.dropin.stock_airflow import (
     generated_cfg_settings,
     redshift_conn,
 )
+from tests.support.harness import AIRFLOW3_PYTHON
 from tests.support.warehouse_reads import independent_count, results_rows
+from warehouse_standin import seed as local_warehouse
 
 VENV2 = PROJECT_DIR / ".venv"
 VENV3 = AIRFLOW3_PYTHON.parents[1]
