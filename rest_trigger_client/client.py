@@ -16,7 +16,8 @@ from its log.
 
 The class is assembled from one module per job: ``transport.py`` (HTTP, retries, the API
 version and the login: ``api_version.py``, ``auth.py``), ``runs.py``
-(the DAG's pause state, trigger, attach), ``waiting.py`` (status, wait, wait_many),
+(the DAG's pause state, trigger, attach), ``waiting.py`` (status, wait, wait_many: Airflow
+3.1+'s wait stream, ``wait_stream.py``, else polling),
 ``results.py`` (XCom, summary, the result) and ``logs.py`` (task logs, failure reasons).
 """
 
@@ -65,6 +66,8 @@ class RestTriggerClient(RunsMixin, WaitMixin, ResultsMixin, LogsMixin):
         self.settings = self.transport.settings
         self.dag_id = dag_id
         self._batch_refused = False  # POST dagRuns/list answered 403: list this DAG's runs
+        # Whether the server has the wait endpoint: None until a wait on /api/v2 finds out.
+        self._wait_endpoint: bool | None = None
 
     def close(self) -> None:
         self.transport.close()
