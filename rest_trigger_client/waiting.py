@@ -174,9 +174,10 @@ class WaitMixin:
                 on_progress(RunStatus(run_id, state, {}, tasks, time.monotonic() - started))
 
         def on_line(line: WaitLine) -> None:
+            changed = line.state != shown["state"]
+            shown["state"] = line.state
             if line.finished or on_progress is None:
                 return  # the end is shown below, with the run's conf; no one to show it to
-            changed = line.state != shown["state"]
             due = task_refresh is not None and time.monotonic() - shown["at"] >= task_refresh
             if changed or (due and line.state == "running"):
                 # A queued run has no task started: nothing to ask.
@@ -194,7 +195,8 @@ class WaitMixin:
                 backoff_seconds=self.transport.backoff_seconds,
             )
         except StreamTimedOut:
-            message = self._still(run_id, shown["state"], shown["tasks"], timeout)
+            # The tasks as they are now, for the message (one request, once).
+            message = self._still(run_id, shown["state"], self._tasks(run_id), timeout)
             raise WaitTimedOut(message) from None
         except HttpError as exc:
             raise self.transport.error(exc, f"run {run_id!r}") from None
