@@ -40,9 +40,10 @@ def api_requests(count: RequestCount) -> int:
 
 
 class AccessLog:
-    """The api-server's access lines for /api/ paths written since ``mark()``: the server's
-    count of a wait's requests (the task processes' /execution/ calls and the token requests
-    left out). Unavailable (None) where the stack writes no such log."""
+    """The api-server's access lines, written since ``mark()``, for the requests a wait for
+    ``run_ids`` sends: those on the runs' own paths and the run listings. Left out: the POST
+    that created a run (its line may come just after the mark), the token requests and the
+    task processes' /execution/ calls. Unavailable (None) where the stack writes no such log."""
 
     def __init__(self, stack: Stack):
         self.path: Path = stack.state_dir / "logs" / "api-server.log"
@@ -51,16 +52,21 @@ class AccessLog:
     def mark(self) -> None:
         self._offset = self.path.stat().st_size if self.path.exists() else 0
 
-    def count(self, settle_s: float = 0.5) -> int | None:
+    def count(self, run_ids: list[str], settle_s: float = 1.0) -> int | None:
         if not self.path.exists():
             return None
         time.sleep(settle_s)  # a request's line is written once it has been answered
         with self.path.open("rb") as log:
             log.seek(self._offset)
             lines = log.read().decode(errors="replace").splitlines()
-        return sum(
-            1 for line in lines if (match := _ACCESS.search(line)) and match[2].startswith("/api/")
-        )
+        runs = [f"/dagRuns/{run_id}" for run_id in run_ids]
+
+        def waits(method: str, path: str) -> bool:
+            if any(path.endswith(run) or f"{run}/" in path for run in runs):
+                return True
+            return path.endswith("/dagRuns/list") or (method == "GET" and path.endswith("/dagRuns"))
+
+        return sum(1 for line in lines if (m := _ACCESS.search(line)) and waits(m[1], m[2]))
 
 
 def _client(stack: Stack, stream: bool) -> RestTriggerClient:
@@ -97,7 +103,7 @@ def one_run_each_way(stack: Stack, runs: int, say: Any) -> dict[str, Any]:
             )
             knew[run_id] = time.time()
             requests.append(api_requests(client.transport.count))
-            if (server_count := log.count()) is not None:
+            if (server_count := log.count([run_id])) is not None:
                 logged.append(server_count)
             if not result.ok or result.total != expected:
                 raise RuntimeError(f"{way}: run {run_id} {result.state}, total {result.total}")
@@ -140,7 +146,7 @@ def many_each_way(stack: Stack, sizes: list[int], say: Any) -> list[dict[str, An
             )
             knew = time.time()
             requests = api_requests(client.transport.count)
-            server_count = log.count()
+            server_count = log.count(run_ids)
             ends = runs_with_prefix(client.transport, prefix)
             client.close()
             last_end = max(parse_ts(r["end_date"]) or 0.0 for r in ends.values())
