@@ -65,6 +65,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--parse-reports", type=int, default=5, help="`airflow dags report` calls")
     p.add_argument("--parse-probes", type=int, default=10, help="fresh-process parse probes")
     p.add_argument(
+        "--wait-runs", type=int, default=10, help="waiting: sequential runs per way (Airflow 3)"
+    )
+    p.add_argument(
+        "--wait-many-sizes", default="2,4,8", help="waiting: wait_many's run counts (Airflow 3)"
+    )
+    p.add_argument(
         "--wait-load",
         type=float,
         default=0.7,
