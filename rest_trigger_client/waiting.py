@@ -321,6 +321,8 @@ class WaitMixin:
                     if exc.status != 404 or is_missing_endpoint(exc, run_id):
                         raise
                 # Not created yet: pending, like a run no listing shows yet; asked again.
+                if failed.is_set():
+                    raise _Cancelled
                 if deadline is not None and time.monotonic() + interval >= deadline:
                     raise StreamTimedOut(run_id)
                 time.sleep(interval)
