@@ -140,6 +140,7 @@ def follow(
             raise
         stats.opened += 1
         read_before = stats.lines
+        ended = False  # the finished line was read: the server ends the stream right after
         try:
             for raw in answer:
                 if not raw.endswith(b"\n"):
@@ -151,12 +152,20 @@ def follow(
                 if on_line is not None:
                     on_line(line)
                 if line.finished:
+                    ended = True
                     return line
                 if deadline is not None and time.monotonic() >= deadline:
                     raise StreamTimedOut(run_id)
         except DROPS:
             pass
         finally:
+            # Back to the pool only a connection read to its end: the rest of the finished
+            # stream (its last chunk) is read; one left mid-stream (a timeout, an error) is
+            # closed, or the next request on it would read this stream's lines.
+            if ended:
+                answer.drain_conn()
+            else:
+                answer.close()
             answer.release_conn()
         # The stream ended before the run did: dropped, or the api-server went away.
         stats.drops += 1

@@ -205,3 +205,13 @@ def test_wait_many_streams_few_runs_and_lists_many(fake) -> None:
         assert api.transport.count.matching("/wait") == 0, api.transport.count
         assert api.transport.count.matching("/list") == 1, api.transport.count
     assert streamed.states == listed.states == dict.fromkeys(fake.run_ids, "success")
+
+
+def test_a_stream_left_at_the_timeout_does_not_spoil_the_next_request(fake) -> None:
+    fake.streams = [[*[RUNNING] * 100, "end"]]  # 5 s of lines: still going at the timeout
+    with client(fake) as api:
+        with pytest.raises(WaitTimedOut):
+            api.wait(RUN, timeout=1)
+        # Its connection was closed, not pooled with the rest of the stream unread.
+        assert api.status(RUN).state == "success"
+        assert api.summary(RUN) == SUMMARY
