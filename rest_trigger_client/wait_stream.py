@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from rest_trigger_client.transport import Transport
 
 NDJSON = "application/x-ndjson"
+MIN_INTERVAL = 0.1  # seconds between Airflow's checks of the run, at least
 # What a drop mid-stream looks like to urllib3 (a reset, a chunk cut short, silence past the
 # read timeout); http.client's IncompleteRead can surface unwrapped from a chunked read.
 DROPS: tuple[type[BaseException], ...] = (
@@ -113,6 +114,8 @@ def follow(
     row are Unreachable. ``deadline`` (time.monotonic()): StreamTimedOut once it passes.
     EndpointMissing where Airflow has no wait endpoint; other HTTP errors raise HttpError."""
     stats = stats if stats is not None else StreamStats()
+    # Airflow refuses interval <= 0 (422); polling with 0 would spin, the stream gets a floor.
+    interval = max(interval, MIN_INTERVAL)
     params: dict[str, Any] = {"interval": interval}
     if result_tasks:
         params["result"] = list(result_tasks)

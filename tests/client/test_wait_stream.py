@@ -215,3 +215,9 @@ def test_a_stream_left_at_the_timeout_does_not_spoil_the_next_request(fake) -> N
         # Its connection was closed, not pooled with the rest of the stream unread.
         assert api.status(RUN).state == "success"
         assert api.summary(RUN) == SUMMARY
+
+
+def test_an_interval_of_zero_is_sent_as_the_floor_airflow_accepts(fake) -> None:
+    with client(fake) as api:
+        assert api.wait(RUN, timeout=30, poll_interval=0).summary == SUMMARY
+    assert "interval=0.1" in waits(fake)[0], fake.seen  # Airflow: 422 for interval <= 0
