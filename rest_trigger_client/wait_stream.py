@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import urllib3
 
-from rest_trigger_client.errors import HttpError, Unreachable
+from rest_trigger_client.errors import ApiError, HttpError, Unreachable
 from rest_trigger_client.results import TERMINAL_STATES
 
 if TYPE_CHECKING:
@@ -79,13 +79,16 @@ class StreamStats:
 
 def parse_line(raw: bytes) -> WaitLine | None:
     """One NDJSON line; None for a blank one. A line that is not the JSON object Airflow
-    documents is an error (ValueError): it would mean the endpoint changed."""
+    documents is an ApiError (exit code as any unexpected answer): the endpoint changed."""
     text = raw.strip()
     if not text:
         return None
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
     if not isinstance(value, dict) or not isinstance(value.get("state"), str):
-        raise ValueError(f"unexpected line from the wait endpoint: {text[:200]!r}")
+        raise ApiError(f"unexpected line from Airflow's wait endpoint: {text[:200]!r}", 200)
     return WaitLine(value["state"], dict(value.get("results") or {}))
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from rest_trigger_client import RestTriggerClient, RestTriggerError, Unreachable, WaitTimedOut
+from rest_trigger_client import (
+    ApiError,
+    RestTriggerClient,
+    RestTriggerError,
+    Unreachable,
+    WaitTimedOut,
+)
 from rest_trigger_client.wait_stream import StreamStats, follow
 
 RUN = "r1"
@@ -221,3 +227,9 @@ def test_an_interval_of_zero_is_sent_as_the_floor_airflow_accepts(fake) -> None:
     with client(fake) as api:
         assert api.wait(RUN, timeout=30, poll_interval=0).summary == SUMMARY
     assert "interval=0.1" in waits(fake)[0], fake.seen  # Airflow: 422 for interval <= 0
+
+
+def test_a_line_that_is_not_the_documented_json_is_an_api_error(fake) -> None:
+    fake.streams = [[b"<html>proxy error</html>\n", "end"]]
+    with client(fake) as api, pytest.raises(ApiError, match=r"unexpected line .*proxy error"):
+        api.wait(RUN, timeout=30)
