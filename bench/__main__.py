@@ -14,14 +14,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import measure, probes, stack
+from bench import measure, probes, stack, waiting
 from bench.report import markdown
 from bench.stats import loadavg, machine, wait_for_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("latency", "stock", "burst", "floor", "parse", "scale", "airflow3")
+SECTIONS = ("latency", "stock", "burst", "floor", "parse", "scale", "airflow3", "waiting")
 # Sections that start a stack of their own; the others share the project's 2.11 stack.
-OWN_STACK = ("stock", "airflow3")
+# "airflow3" and "waiting" share one stack on Airflow 3.3.2.
+OWN_STACK = ("stock", "airflow3", "waiting")
+AIRFLOW3 = ("airflow3", "waiting")
 
 
 def say(message: str) -> None:
@@ -63,6 +65,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--parse-reports", type=int, default=5, help="`airflow dags report` calls")
     p.add_argument("--parse-probes", type=int, default=10, help="fresh-process parse probes")
     p.add_argument(
+        "--wait-runs", type=int, default=10, help="waiting: sequential runs per way (Airflow 3)"
+    )
+    p.add_argument(
+        "--wait-many-sizes", default="2,4,8", help="waiting: wait_many's run counts (Airflow 3)"
+    )
+    p.add_argument(
         "--wait-load",
         type=float,
         default=0.7,
@@ -76,6 +84,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         args.latency_runs, args.stock_runs, args.warmup = 5, 2, 1
         args.burst, args.parse_reports, args.parse_probes = 20, 1, 3
         args.floor_runs = 2
+        args.wait_runs, args.wait_many_sizes = 3, "3"
         args.scale_sizes, args.scale_runs, args.queries = "10000,100000", 2, 5
         args.demo_rows, args.wait_load = 100_000, 0
     # A quick check never overwrites the figures of a full run.
@@ -100,19 +109,26 @@ def _section(result: dict[str, Any], name: str, function: Any, *args: Any) -> No
 
 def airflow3(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The project on Airflow 3.3.2 (make run AIRFLOW=3), started once the 2.11 stacks are
-    stopped: latency and burst with the 2.11 project stack's counts, into result's
-    latency_airflow3 and burst_airflow3 (each a section of its own: one failing does not lose
-    the other). Returns the stack's facts: Airflow's version and its start-up time."""
+    stopped: latency and burst with the 2.11 project stack's counts ("airflow3"), into
+    result's latency_airflow3 and burst_airflow3, and waiting, polling vs the wait stream
+    ("waiting"), into waiting_airflow3 (each a section of its own: one failing does not lose
+    the others). Returns the stack's facts: Airflow's version and its start-up time."""
     say("starting the project stack on Airflow 3 (make run AIRFLOW=3)")
     s = stack.start("airflow3", args.demo_rows)
     try:
         version = s.rest.get("/version", timeout=30).json().get("version")
         say(f"Airflow {version} up in {s.started_in:.1f} s")
-        say(f"latency, project configuration on Airflow 3: {args.latency_runs} runs")
-        _section(result, "latency_airflow3", measure.latency, s, args.latency_runs,
-                 args.warmup, say)  # fmt: skip
-        say(f"burst on Airflow 3: {args.burst} runs from {args.callers} callers")
-        _section(result, "burst_airflow3", measure.burst, s, args.burst, args.callers, say)
+        if "airflow3" in args.sections:
+            say(f"latency, project configuration on Airflow 3: {args.latency_runs} runs")
+            _section(result, "latency_airflow3", measure.latency, s, args.latency_runs,
+                     args.warmup, say)  # fmt: skip
+            say(f"burst on Airflow 3: {args.burst} runs from {args.callers} callers")
+            _section(result, "burst_airflow3", measure.burst, s, args.burst, args.callers, say)
+        if "waiting" in args.sections:
+            sizes = [int(x) for x in args.wait_many_sizes.split(",") if x.strip()]
+            say(f"waiting on Airflow 3, polling vs the wait stream: {args.wait_runs} runs "
+                f"each; wait_many over {sizes} runs")  # fmt: skip
+            _section(result, "waiting_airflow3", waiting.waiting, s, args.wait_runs, sizes, say)
     finally:
         stack.stop(s)
         shutil.rmtree(s.state_dir, ignore_errors=True)
@@ -168,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stack.stop(s)
             shutil.rmtree(s.state_dir, ignore_errors=True)
-    if "airflow3" in args.sections:
+    if any(name in args.sections for name in AIRFLOW3):
         _section(result, "airflow3", airflow3, result, args)
     result["load_at_end"] = loadavg()
     result["duration_s"] = round(time.monotonic() - began)

@@ -1,7 +1,8 @@
 """The markdown tables ``make bench`` prints (and docs/benchmarks.md quotes).
 
 Over 250 lines because every table reads the same result JSON through the same formatting
-helpers, one function a table (latency, burst, 2.11 vs 3.3.2, floor, parse, scale, goals);
+helpers, one function a table (latency, burst, 2.11 vs 3.3.2, waiting on 3.3.2, floor, parse,
+scale, goals);
 split, each part would import the helpers and nothing else.
 """
 
@@ -119,6 +120,63 @@ def versions_table(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _n(summary: dict[str, Any] | None) -> str:
+    """A count's median / p95 (requests per run)."""
+    if not summary or not summary.get("n"):
+        return "-"
+    return f"{summary['median']:g} / {summary['p95']:g}"
+
+
+def waiting_table(r: dict[str, Any]) -> list[str]:
+    """Waiting on Airflow 3: polling vs the wait stream, per run and for wait_many."""
+    w = r.get("waiting_airflow3") or {}
+    if not w:
+        return []
+    airflow = (r.get("airflow3") or {}).get("airflow") or "3"
+    poll, stream = w.get("polling") or {}, w.get("stream") or {}
+    interval = w.get("interval_s", 1.0)
+    out = [
+        f"### Waiting on Airflow {airflow}: polling vs the wait stream "
+        f"({w.get('runs', '-')} sequential runs each, interval {interval:g} s)",
+        "",
+        "| measure | polling | wait stream |",
+        "| --- | --- | --- |",
+        f"| requests per run, client's count (median / p95) | "
+        f"{_n(poll.get('requests_per_run'))} | {_n(stream.get('requests_per_run'))} |",
+        f"| requests per run, api-server access log (median / p95) | "
+        f"{_n(poll.get('access_log_requests_per_run'))} | "
+        f"{_n(stream.get('access_log_requests_per_run'))} |",
+        f"| run end (end_date) to caller knows (median / p95) | "
+        f"{_mp(poll.get('run_end_to_caller_knows_s'))} | "
+        f"{_mp(stream.get('run_end_to_caller_knows_s'))} |",
+        "",
+    ]
+    many = w.get("many") or []
+    if many:
+        out += [
+            "| wait_many | listing: requests | streams: requests | listing: last end to "
+            "caller knows | streams: last end to caller knows |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in many:
+            listing, streams = row.get("listing") or {}, row.get("streams") or {}
+            out.append(
+                f"| {row['runs']} runs | {_logged(listing)} | {_logged(streams)} | "
+                f"{_s(listing.get('last_end_to_caller_knows_s'))} | "
+                f"{_s(streams.get('last_end_to_caller_knows_s'))} |"
+            )
+        out.append("")
+    return out
+
+
+def _logged(way: dict[str, Any]) -> str:
+    """The client's count, and the access log's where it differs."""
+    client, server = way.get("requests"), way.get("access_log_requests")
+    if client is None:
+        return "-"
+    return f"{client}" if server in (None, client) else f"{client} (access log {server})"
+
+
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     out = [
@@ -232,6 +290,7 @@ def markdown(r: dict[str, Any]) -> str:
             ("burst POST p95 < 250 ms", b["post_s"]["p95"] < 0.25, _ms(b["post_s"]["p95"])),
         ]
     out += versions_table(r)
+    out += waiting_table(r)
     f = r.get("floor")
     if f:
         out += [

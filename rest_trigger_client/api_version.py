@@ -68,6 +68,9 @@ class ApiVersion:
     # Airflow 3 the DAG processor is its own process, and it is what serves the DAG.
     health: str = "/health"
     health_parts: tuple[str, ...] = ("metadatabase", "scheduler")
+    # Whether the API may have the wait endpoint (wait_stream.py): /api/v2 from Airflow 3.1;
+    # 3.0 lacks it, which the first wait finds out (a 404/405) and the client remembers.
+    wait_endpoint: bool = False
 
     def trigger_body(self, run_id: str, conf: Mapping[str, Any]) -> dict[str, Any]:
         return {"dag_run_id": run_id, "conf": dict(conf), **self.trigger_fields}
@@ -89,6 +92,7 @@ V2 = ApiVersion(
     log_text=_v2_log,
     health=API_V2.health,
     health_parts=API_V2.health_parts,
+    wait_endpoint=True,
 )
 VERSIONS = {v.name: v for v in (V1, V2)}
 CHOICES = (AUTO, *VERSIONS)

@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop waiting after this long (exit 7; the run goes on); implies --wait",
     )  # fmt: skip
     wait.add_argument(
-        "--poll-interval", type=float, default=1.0, metavar="SECONDS", help="default 1"
-    )
+        "--poll-interval", type=float, default=1.0, metavar="SECONDS",
+        help="how often the run is checked (default 1): the client's polls, or on Airflow 3.1+ "
+        "Airflow's own checks inside the one wait stream the client reads",
+    )  # fmt: skip
     wait.add_argument(
         "--log-lines", type=int, default=20, metavar="N",
         help="lines of a failed task's log to show (default 20)",

@@ -16,7 +16,8 @@ from its log.
 
 The class is assembled from one module per job: ``transport.py`` (HTTP, retries, the API
 version and the login: ``api_version.py``, ``auth.py``), ``runs.py``
-(the DAG's pause state, trigger, attach), ``waiting.py`` (status, wait, wait_many),
+(the DAG's pause state, trigger, attach), ``waiting.py`` (status, wait, wait_many: Airflow
+3.1+'s wait stream, ``wait_stream.py``, else polling),
 ``results.py`` (XCom, summary, the result) and ``logs.py`` (task logs, failure reasons).
 """
 
@@ -47,12 +48,14 @@ class RestTriggerClient(RunsMixin, WaitMixin, ResultsMixin, LogsMixin):
         connect_retries: int = 4,
         backoff_seconds: float = 1.0,
         request_timeout: float = 30.0,
+        wait_stream: bool = True,
     ):
         """Unset connection values come from AIRFLOW_URL / AIRFLOW_USERNAME / AIRFLOW_PASSWORD,
         then from `make run`'s local defaults. ``api``: "v1" (Airflow 2), "v2" (Airflow 3) or
         "auto" (default, else AIRFLOW_API_VERSION: ask the server once). While Airflow is
         unreachable (or answers 502/503/504) a call is retried ``connect_retries`` times,
-        waiting ``backoff_seconds``, then twice as long each time."""
+        waiting ``backoff_seconds``, then twice as long each time. ``wait_stream=False``: wait
+        by polling even where Airflow has the wait endpoint (3.1+), as on Airflow 2."""
         self.transport = Transport(
             base_url,
             username,
@@ -65,6 +68,8 @@ class RestTriggerClient(RunsMixin, WaitMixin, ResultsMixin, LogsMixin):
         self.settings = self.transport.settings
         self.dag_id = dag_id
         self._batch_refused = False  # POST dagRuns/list answered 403: list this DAG's runs
+        # Whether the server has the wait endpoint: None until a wait on /api/v2 finds out.
+        self._wait_endpoint: bool | None = None if wait_stream else False
 
     def close(self) -> None:
         self.transport.close()

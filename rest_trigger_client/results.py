@@ -164,6 +164,17 @@ class ResultsMixin:
     ) -> RunResult:
         """The final report for a finished run: main_etl's summary, or what failed and why."""
         summary = self.summary(status.run_id) if status.state == "success" else None
+        return self._finished(status, summary, attached=attached, log_lines=log_lines)
+
+    def _finished(
+        self,
+        status: RunStatus,
+        summary: dict[str, Any] | None,
+        *,
+        attached: bool,
+        log_lines: int,
+    ) -> RunResult:
+        """The result with a summary already known (the wait stream brings it along)."""
         failures = tuple(
             self._failure(status.run_id, task, log_lines)
             for task in status.tasks
@@ -188,5 +199,10 @@ class ResultsMixin:
             if exc.status == 404:
                 return None
             raise self.transport.error(exc, f"the summary of run {run_id!r}") from None
-        value = parse_text(value)  # a deserialized value may be JSON text itself
-        return value if isinstance(value, dict) else None
+        return summary_value(value)
+
+
+def summary_value(value: Any) -> dict[str, Any] | None:
+    """main_etl's XCom value as the summary: a dict, or JSON / Python text of one."""
+    value = parse_text(value)  # a deserialized value may be JSON text itself
+    return value if isinstance(value, dict) else None

@@ -16,6 +16,13 @@ client's own modules, the bench and the tests. Two kinds of call share its pool:
   made, and a GET's read error (urllib3's ``Retry``, the same backoff); anything else is
   ``Unreachable`` at once.
 
+- ``open_stream()`` is ``send()`` for an answer read as it comes (Airflow 3's wait endpoint,
+  NDJSON): the same login, retries and errors up to the status line; the body is the caller's
+  to read, line by line, and a drop while reading is the caller's to resume (wait_stream.py).
+
+Every request any of them sends is counted in ``count`` (by method and path, each attempt):
+the bench and the tests count requests from the client's side with it.
+
 Both versions are spoken as raw JSON: the generated ``apache-airflow-client`` 2.x knows only
 /api/v1 (its 3.x, for /api/v2, cannot share a venv with it), and one code path for both keeps
 the behaviour the same. The generated client's ``ApiClient`` is kept for its connection pool.
@@ -28,11 +35,13 @@ from __future__ import annotations
 
 import json as jsonlib
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from airflow_client import client as airflow_api
@@ -54,6 +63,54 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 # A raw request is repeated after a read error only when repeating it changes nothing.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 _OBJECT_REPR = re.compile(r"<[^>]+ at 0x[0-9a-f]+>: ")
+
+
+class _Answered(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+AnswerT = TypeVar("AnswerT", bound=_Answered)
+
+
+@dataclass
+class RequestCount:
+    """The requests a transport has sent, each attempt once, by (method, path): what the bench
+    reports as requests per run, and what the tests assert on (no per-second GETs of a run).
+    Requests urllib3 repeats by itself (a raw GET's read retries) count once."""
+
+    by_path: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, method: str, url: str) -> None:
+        with self._lock:  # wait_many's streams send from several threads
+            self.by_path[(method.upper(), urlsplit(url).path)] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.by_path.values())
+
+    def matching(self, fragment: str, method: str | None = None) -> int:
+        """Requests whose path contains ``fragment`` (and with ``method``, when given)."""
+        with self._lock:
+            return sum(
+                n
+                for (m, path), n in self.by_path.items()
+                if fragment in path and (method is None or m == method.upper())
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_path.clear()
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A streamed answer whose status line has been read (open_stream)."""
+
+    status_code: int
+    raw: urllib3.BaseHTTPResponse
 
 
 @dataclass(frozen=True)
@@ -112,6 +169,7 @@ class Transport:
         self._version: ApiVersion | None = api_version.named(self.settings.api_version)
         self._auth: BasicAuth | TokenAuth | None = None
         self.attempts = 0  # attempts the last send() needed
+        self.count = RequestCount()
 
     @property
     def version(self) -> ApiVersion:
@@ -196,7 +254,7 @@ class Transport:
 
         return self.version.login(username, password, post)
 
-    def _retrying(self, what: str, once: Callable[[], Response]) -> Response:
+    def _retrying(self, what: str, once: Callable[[], AnswerT]) -> AnswerT:
         attempts = self.connect_retries + 1
         problem = ""
         for attempt in range(1, attempts + 1):
@@ -222,10 +280,60 @@ class Transport:
         if payload is not None:
             body = jsonlib.dumps(payload).encode()
             sent["Content-Type"] = "application/json"
-        answer = self.api.rest_client.pool_manager.request(
+        answer = self._pool_request(
             method, url, body=body, headers=sent, timeout=self.request_timeout, retries=False
         )
         return Response(answer.status, answer.headers, answer.data, url)
+
+    def _pool_request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        """Every request of this transport goes out here, so that ``count`` sees them all."""
+        self.count.add(method, url)
+        return self.api.rest_client.pool_manager.request(method, url, **kwargs)
+
+    # -- a streamed answer -------------------------------------------------------------------
+    def open_stream(
+        self,
+        what: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        accept: str,
+        read_timeout: float,
+    ) -> urllib3.BaseHTTPResponse:
+        """GET the API's ``path`` as ``send()`` does (login, retries while unreachable, a
+        refused token renewed once, HttpError for an error answer), but return the answer
+        unread (urllib3's ``preload_content=False``): the caller reads it as it comes and
+        closes it. ``read_timeout``: the longest silence between two reads."""
+        url = self._url(f"{self.settings.base_url}{self.version.prefix}{path}", params)
+        timeout = urllib3.Timeout(connect=self.request_timeout, read=read_timeout)
+
+        def once() -> _Opened:
+            headers = {**self.auth.headers(), "Accept": accept}
+            raw = self._pool_request(
+                "GET", url, headers=headers, timeout=timeout, retries=False,
+                preload_content=False,
+            )  # fmt: skip
+            return _Opened(raw.status, raw)
+
+        opened = self._retrying(what, lambda: self._drained_if_retried(once()))
+        if opened.status_code < 400:
+            return opened.raw
+        answer = _read(opened, url)
+        if self.auth.refused(answer.status_code, answer.content):
+            opened = self._retrying(what, lambda: self._drained_if_retried(once()))
+            if opened.status_code < 400:
+                return opened.raw
+            answer = _read(opened, url)
+        raise HttpError(answer.status_code, None, answer.content, answer.headers)
+
+    @staticmethod
+    def _drained_if_retried(opened: _Opened) -> _Opened:
+        # A 502/503/504 is retried: its body is read now, so its connection goes back to the
+        # pool rather than leak while the retry waits.
+        if opened.status_code in RETRY_STATUSES:
+            opened.raw.drain_conn()
+            opened.raw.release_conn()
+        return opened
 
     @staticmethod
     def _url(url: str, params: Mapping[str, Any] | None) -> str:
@@ -257,7 +365,7 @@ class Transport:
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
         try:
-            answer = self.api.rest_client.pool_manager.request(
+            answer = self._pool_request(
                 method.upper(),
                 url,
                 body=body,
@@ -301,3 +409,12 @@ class Transport:
         return Unreachable(
             f"Airflow at {self.settings.base_url} is unreachable ({what}): {problem}"
         )
+
+
+def _read(opened: _Opened, url: str) -> Response:
+    """An error answer of open_stream, read whole (its connection released)."""
+    raw = opened.raw
+    try:
+        return Response(raw.status, raw.headers, raw.read(), url)
+    finally:
+        raw.release_conn()

@@ -129,3 +129,35 @@ def test_airflow3_failure_fails_its_goal_and_keeps_the_rest() -> None:
     assert _row(table, "burst_airflow3 ran").endswith("**not met** |")
     assert _cells(table, "burst runs per minute (Airflow")[1:] == ["110.0", "-", "-"]
     assert _cells(table, "POST to success, Airflow's")[3] == "1.67x"
+
+
+def _waiting() -> dict[str, Any]:
+    def way(requests: float, logged: float, delay: float) -> dict[str, Any]:
+        return {
+            "requests_per_run": {**_s(requests), "p95": requests + 1},
+            "access_log_requests_per_run": {**_s(logged), "p95": logged + 1},
+            "run_end_to_caller_knows_s": _s(delay),
+        }
+
+    many = {"runs": 3, "listing": {"requests": 7, "access_log_requests": 7,
+                                   "last_end_to_caller_knows_s": 0.6},
+            "streams": {"requests": 4, "access_log_requests": 5,
+                        "last_end_to_caller_knows_s": 0.3}}  # fmt: skip
+    return {"interval_s": 1.0, "runs": 5, "polling": way(9, 9, 0.55),
+            "stream": way(4, 4, 0.3), "many": [many]}  # fmt: skip
+
+
+def test_waiting_rows_compare_polling_and_the_wait_stream() -> None:
+    result = {**_result(0.9, 110.0, 0.9), "airflow3": {"airflow": "3.3.2", "stack_start_s": 40}}
+    table = markdown({**result, "waiting_airflow3": _waiting()})
+    assert "### Waiting on Airflow 3.3.2: polling vs the wait stream (5 sequential runs each, " \
+        "interval 1 s)" in table, table  # fmt: skip
+    assert _row(table, "requests per run, client's count") == (
+        "| requests per run, client's count (median / p95) | 9 / 10 | 4 / 5 |"
+    )
+    assert _row(table, "requests per run, api-server access log").endswith("| 9 / 10 | 4 / 5 |")
+    assert _row(table, "run end (end_date) to caller knows").endswith(
+        "| 0.55 s / 0.61 s | 0.30 s / 0.33 s |"  # p95: 1.1 x median
+    )
+    assert _row(table, "3 runs") == "| 3 runs | 7 | 4 (access log 5) | 0.60 s | 0.30 s |"
+    assert "Waiting on" not in markdown(result)  # no rows without the section

@@ -1,12 +1,15 @@
 """The trigger client against a real Airflow 3.3 (/api/v2, JWT): it finds the version itself,
 fetches and renews its token, and keeps the contract it has on Airflow 2: trigger and wait with
 main_etl's summary, wait_many, attach on 409, the failing task's reason, and the same errors and
-exit codes for bad input (400 and FastAPI's 422) and a wrong password."""
+exit codes for bad input (400 and FastAPI's 422) and a wrong password. Waiting reads Airflow
+3.1+'s wait stream: a few requests a run (counted by the client, and in the api-server's
+access log), with progress and the warehouse total."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import time
 from typing import Any
@@ -31,6 +34,7 @@ from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from tests.support.airflow_stack import AIRFLOW3_TOKEN_LEEWAY, AIRFLOW3_TOKEN_LIFETIME
 from tests.support.cli import ARGS, client_env
 from tests.support.cli import rest_trigger as run_cli
+from tests.support.warehouse_reads import independent_count
 
 pytestmark = pytest.mark.airflow3
 
@@ -212,3 +216,82 @@ def test_cli_end_to_end(airflow3_stack) -> None:
     forced = rest_trigger(airflow3_stack, *ARGS, "--run-id", run_id, "--api", "v2")
     assert forced.returncode == ExitCode.RUN_ID_CONFLICT
     assert rest_trigger(airflow3_stack, *ARGS, "--api", "v1").returncode != ExitCode.OK
+
+
+def access_log(stack, fragment: str, timeout: float = 10) -> list[str]:
+    """The api-server's access lines (``[http.access] ... method=GET path=...``) for paths
+    holding ``fragment``; waited for a moment, as the log is written after the answer."""
+    log = stack.state_dir / "logs" / "api-server.log"
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if "[http.access]" in line and fragment in line
+        ]
+        if any("/wait " in line for line in lines) or time.monotonic() > deadline:
+            return lines
+
+
+def test_cli_wait_reads_the_wait_stream_with_progress_and_the_warehouse_total(
+    airflow3_stack,
+) -> None:
+    run_id = f"af3-stream-{dt.datetime.now(dt.UTC):%H%M%S}"
+    result = rest_trigger(airflow3_stack, *ARGS, "--run-id", run_id, "--wait", "--json")
+    assert result.returncode == ExitCode.OK, result.stderr
+    printed = json.loads(result.stdout)
+    expected = independent_count(airflow3_stack, DEMO_CONF["gid"], DEMO_CONF["sid"],
+                                 DEMO_CONF["date_start"], DEMO_CONF["date_end"])  # fmt: skip
+    assert printed["state"] == "success" and printed["summary"]["total"] == expected > 0
+    progress = [line for line in result.stderr.splitlines() if "] run " in line]
+    assert progress and "run success | pusher success" in progress[-1], result.stderr
+    assert any("run running" in line for line in progress[:-1]), result.stderr
+
+    # What the server saw for this run: one wait stream, the run once (its conf, at the end),
+    # its tasks at each change of the run's state; no XCom request (the stream brings it), and
+    # no per-second GETs of the run as polling makes (2 a second while it runs).
+    seen = access_log(airflow3_stack, f"/dagRuns/{run_id}")
+    paths = [re.search(r"method=(\S+) path=(\S+)", line).groups() for line in seen]  # type: ignore[union-attr]
+    base = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
+    waits = [p for p in paths if p == ("GET", f"{base}/wait")]
+    assert len(waits) == 1, "\n".join(seen)
+    assert paths.count(("GET", base)) == 1, "\n".join(seen)
+    assert paths.count(("GET", f"{base}/taskInstances")) <= 3, "\n".join(seen)
+    assert not [p for p in paths if "xcomEntries" in p[1]], "\n".join(seen)
+    print(f"\naccess log for {run_id}: {len(paths)} requests: {paths}")
+
+
+def test_wait_counts_a_few_requests_whatever_the_run_takes(airflow3_stack, client) -> None:
+    run = client.trigger(RunConf(**DEMO_CONF), f"af3-count-{dt.datetime.now(dt.UTC):%H%M%S}")
+    client.transport.count.reset()
+    started = time.monotonic()
+    result = client.wait(run.run_id, timeout=480, poll_interval=0.5, on_progress=lambda s: None)
+    took = time.monotonic() - started
+    count = client.transport.count
+    assert result.ok and result.summary is not None and result.total == result.summary["total"]
+    assert client.uses_wait_endpoint and client._wait_endpoint is True
+    assert count.matching("/wait") == 1, count
+    assert count.matching("/xcomEntries") == 0, count
+    # The stream, the run once, its tasks at queued->running and at the end: polling every
+    # 0.5 s would have sent 2 requests per poll for the whole run instead.
+    api_requests = count.matching("/api/v2/")  # a token renewal (20-s tokens here) aside
+    assert api_requests <= 4, count
+    polls = took / 0.5
+    print(f"\nwait stream: {api_requests} requests over {took:.1f} s (polling: ~{2 * polls:.0f})")
+
+
+def test_wait_many_streams_few_runs_and_lists_many(airflow3_stack, client) -> None:
+    stamp = dt.datetime.now(dt.UTC).strftime("%H%M%S")
+    run_ids = [f"af3-many-{stamp}-{i}" for i in range(3)]
+    for run_id in run_ids:
+        client.trigger(RunConf(**DEMO_CONF), run_id)
+    client.transport.count.reset()
+    streamed = client.wait_many(run_ids, timeout=480, max_streams=3)
+    streams = dict(client.transport.count.by_path)
+    assert client.transport.count.matching("/wait") == 3, streams
+    assert client.transport.count.total == 4, streams  # 3 streams + 1 listing for the dates
+    assert streamed.states == dict.fromkeys(run_ids, "success")
+    assert all(run.end_date is not None for run in streamed.runs.values()), streamed
+    client.transport.count.reset()
+    listed = client.wait_many(run_ids, timeout=480, max_streams=2)  # ended: one listing
+    assert client.transport.count.matching("/wait") == 0 and listed.states == streamed.states
