@@ -5,7 +5,7 @@ registers nothing, and the DAG does not need it.
 | switch | Airflow 2.11 (Flask webserver) | Airflow 3 (FastAPI api-server) |
 | --- | --- | --- |
 | ``request_body_limit`` | blueprint: int MAX_CONTENT_LENGTH, 413 problem | ASGI root middleware |
-| ``error_mappings`` | blueprints: bad run id, refused values -> 400 | (3.x answers 4xx itself) |
+| ``error_mappings`` | blueprints: mistakes -> 400, other errors -> 500 problem | (3.x answers) |
 | ``preload`` | imports in the scheduler (LocalExecutor) | the same |
 """
 
@@ -28,9 +28,19 @@ def _flask_blueprints() -> list[Any]:
 
         blueprints.append(flask_blueprint())
     if enabled("error_mappings"):
-        from rest_trigger_internals import api_client_errors, run_id_errors
+        from rest_trigger_internals import (
+            api_client_errors,
+            api_server_errors,
+            dag_fields,
+            run_id_errors,
+        )
 
-        blueprints += [run_id_errors.blueprint, api_client_errors.blueprint]
+        blueprints += [
+            dag_fields.blueprint,
+            run_id_errors.blueprint,
+            api_client_errors.blueprint,
+            api_server_errors.blueprint,
+        ]
     return blueprints
 
 

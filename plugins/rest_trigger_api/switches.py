@@ -20,7 +20,8 @@ SWITCHES: dict[str, str] = {
     "request_body_limit": "413 problem for API bodies over 64 KiB (2.11 and 3.x) instead of "
     "a 500 or a stored 2 MB conf",
     "error_mappings": "2.11: 400 with the reason instead of an HTML 500 for a malformed "
-    "dag_run_id and values the database refuses",
+    "dag_run_id, values the database refuses and unknown `fields` names; any other API error "
+    "a 500 problem, not an HTML page",
     "preload": "LocalExecutor: pandas, the driver and the task runtime imported once in the "
     "scheduler, not in every task (about 1.5 s a task)",
     "fork_safe_pool": "2.11: a forked process never shares its parent's metadata-DB "

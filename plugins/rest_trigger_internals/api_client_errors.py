@@ -12,7 +12,8 @@ use (dagRuns, a run, its task instances, XCom, logs):
 - a ``state`` value that is no task or run state: ``ValueError`` from the state enum.
 
 Each is the caller's mistake, so the caller gets a 400 problem with the reason. Only /api/v1
-requests and exactly these errors are answered here; everything else keeps Airflow's handling.
+requests and exactly these errors are answered here; any other ValueError of an API request is
+a 500 problem (api_server_errors.py), and other paths keep Airflow's handling.
 
 Depends on: psycopg2's message text for a NUL in a string ("A string literal cannot contain
 NUL (0x00) characters."), the state enums' ValueError texts (" is not a valid
@@ -25,6 +26,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from rest_trigger_api.problem import flask_problem
 from sqlalchemy.exc import DataError
+
+from rest_trigger_internals.api_server_errors import unexpected_error
 
 _API_PREFIX = "/api/v1/"
 NUL_IN_STRING = "A string literal cannot contain NUL (0x00) characters."
@@ -55,4 +58,5 @@ def value_airflow_cannot_parse(error: ValueError) -> Response:
         return _bad_request("A value in the request contains a NUL character.")
     if message.endswith(NOT_A_STATE):
         return _bad_request(f"Invalid state: {message}")
-    raise error
+    # Not the caller's mistake: a 500 problem (api_server_errors), not Airflow's HTML page.
+    return unexpected_error(error)

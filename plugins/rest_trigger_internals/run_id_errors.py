@@ -8,7 +8,8 @@ tests/plugins/internals/test_run_id_errors.py. 2.11 only (rest_trigger_plugins.p
 Airflow checks the id against ``[scheduler] allowed_run_id_pattern`` only when it creates the
 run, and the AirflowException it raises there escapes the REST API as "Ooops! Something bad has
 happened". Callers deserve the reason. The handler runs after authentication (inside the view),
-changes nothing for any other error, and keeps Airflow's own message.
+keeps Airflow's own message; any other AirflowException of an API request is a 500 problem
+(api_server_errors.py), and the UI's keep Airflow's page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import re
 from airflow.exceptions import AirflowException
 from flask import Blueprint, Response, request
 from rest_trigger_api.problem import flask_problem
+
+from rest_trigger_internals.api_server_errors import is_api_request, unexpected_error
 
 _RUNS_PATH = re.compile(r"^/api/v1/dags/[^/]+/dagRuns$")
 BAD_RUN_ID = "The provided run ID"
@@ -32,5 +35,7 @@ def bad_run_id_is_a_client_error(error: AirflowException) -> Response:
         and _RUNS_PATH.match(request.path)
         and str(error).startswith(BAD_RUN_ID)
     ):
-        raise error  # every other AirflowException keeps Airflow's own handling
+        if is_api_request():  # a 500 problem, not Airflow's HTML page (api_server_errors)
+            return unexpected_error(error)
+        raise error  # the UI keeps Airflow's own handling
     return flask_problem(400, str(error))
