@@ -14,8 +14,8 @@ per-process memory by default.
 reads the JSON body (replayed to the app unchanged), takes ``username`` and ``password`` from
 it, and asks login_policy.py's policy, the one 2.11's basic auth uses, before the app checks the
 password: a refused login gets 429, ``Retry-After`` and a problem body. The app's answer
-decides the rest: 401 counts a failure for the username and the client address, a 2xx
-remembers the pair as known. The address is ``scope["client"]``: uvicorn's, after its
+decides the rest, before it is passed on: 401 counts a failure for the username and the client
+address, a 2xx remembers the pair as known. The address is ``scope["client"]``: uvicorn's, after its
 ``--forwarded-allow-ips`` handling, so behind a proxy it is the proxy unless that is trusted.
 Database calls run in a thread: the event loop serves other requests meanwhile.
 """
@@ -97,18 +97,18 @@ class TokenGuard:
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
 
-        status: list[int] = []
-
         async def watch(message: Message) -> None:
+            # Counted before the caller sees the answer: a client that sends its next guess
+            # the moment this one is refused must find the failure already there (seen: six
+            # 401s before the 429 when it was written after the response).
             if message["type"] == "http.response.start":
-                status.append(message["status"])
+                if message["status"] == 401:
+                    await asyncio.to_thread(policy.failed, username, address)
+                elif 200 <= message["status"] < 300:
+                    await asyncio.to_thread(policy.succeeded, username, password)
             await send(message)
 
         await self.app(scope, replay, watch)
-        if status and status[0] == 401:
-            await asyncio.to_thread(policy.failed, username, address)
-        elif status and 200 <= status[0] < 300:
-            await asyncio.to_thread(policy.succeeded, username, password)
 
     @staticmethod
     async def _refuse(send: Send, wait: int) -> None:

@@ -43,7 +43,13 @@ class TokenRoute:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-def post(guard: TokenGuard, path: str, body: bytes, client: str = "10.0.0.66") -> dict[str, Any]:
+def post(
+    guard: TokenGuard,
+    path: str,
+    body: bytes,
+    client: str = "10.0.0.66",
+    on_start: Any = None,
+) -> dict[str, Any]:
     chunks = [body[:7], body[7:]]  # in two messages, as a client may send it
     pending = [
         {"type": "http.request", "body": c, "more_body": i == 0} for i, c in enumerate(chunks)
@@ -54,6 +60,8 @@ def post(guard: TokenGuard, path: str, body: bytes, client: str = "10.0.0.66") -
         return pending.pop(0)
 
     async def send(message: dict[str, Any]) -> None:
+        if on_start is not None and message["type"] == "http.response.start":
+            on_start()
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": path, "headers": [],
@@ -71,7 +79,7 @@ def login(username: str, password: str) -> bytes:
     return json.dumps({"username": username, "password": password}).encode()
 
 
-def guarded(engines) -> tuple[TokenGuard, TokenRoute]:
+def guarded(engines) -> tuple[TokenGuard, TokenRoute, LoginPolicy]:
     clock = ManualClock()
     engine = engines()
     policy = LoginPolicy(
@@ -79,13 +87,13 @@ def guarded(engines) -> tuple[TokenGuard, TokenRoute]:
         KnownLogins(engine, shared_key("secret"), clock=clock),
     )
     route = TokenRoute()
-    return TokenGuard(route, policy=lambda: policy), route
+    return TokenGuard(route, policy=lambda: policy), route, policy
 
 
 def test_five_wrong_passwords_then_429_with_retry_after_and_the_known_caller_still_gets_in(
     engines,
 ) -> None:
-    guard, route = guarded(engines)
+    guard, route, _ = guarded(engines)
     assert post(guard, "/auth/token", login("caller", "right"), "10.0.0.1")["status"] == 201
     answers = [post(guard, "/auth/token", login("caller", f"guess-{n}")) for n in range(8)]
     assert [a["status"] for a in answers] == [401] * 5 + [429] * 3, answers
@@ -102,13 +110,28 @@ def test_five_wrong_passwords_then_429_with_retry_after_and_the_known_caller_sti
 
 
 def test_the_body_reaches_the_route_unchanged_and_other_paths_are_not_guarded(engines) -> None:
-    guard, route = guarded(engines)
+    guard, route, _ = guarded(engines)
     body = login("caller", "right") + b"  "
     post(guard, "/auth/token", body)
     assert route.bodies == [body]
     for _ in range(30):  # 401s elsewhere (a bad bearer token) are not failed logins
         post(guard, "/api/v2/dags", b"{}")
     assert post(guard, "/auth/token", login("caller", "right"))["status"] == 201
+
+
+def test_a_failure_is_counted_before_the_answer_reaches_the_client(engines) -> None:
+    """A client that sends its next guess as soon as it reads a 401 must find this one
+    counted (written after the response, the real api-server answered six 401s, not five)."""
+    guard, _, policy = guarded(engines)
+    counted_at_start: list[int] = []
+    for n in range(3):
+        post(
+            guard,
+            "/auth/token",
+            login("caller", f"guess-{n}"),
+            on_start=lambda: counted_at_start.append(len(policy.throttle)),
+        )
+    assert counted_at_start == [2, 4, 6]  # a user row and an address row per failure
 
 
 def test_credentials_are_read_as_the_route_reads_them() -> None:
