@@ -425,6 +425,7 @@ def test_guessing_one_users_password_is_throttled_on_both_workers_without_runnin
     finally:
         router.close()
     seen = codes_by_worker([(pid, a.status) for pid, a in answers])
+    print(f"\nguesses for one name, status@worker: {seen}; right password: {right.status}")  # noqa: T201
     assert [a.status for _, a in answers] == [403] * PER_USER + [429] * 10, seen
     assert len({pid for pid, _ in answers[:PER_USER]}) == 2, seen  # both answered the five
     retry = [int(a.headers["Retry-After"]) for _, a in answers[PER_USER:]]
@@ -519,6 +520,10 @@ def test_a_caller_with_the_right_password_is_not_locked_out_by_guesses_at_its_na
             router.switch()
     finally:
         router.close()
+    print(  # noqa: T201
+        f"\nstatus@worker: before the restart {codes_by_worker(answers)}, 12 fresh: {fresh};"
+        f" after it: guess {still.status}, right {codes_by_worker(after)}"
+    )
     assert [status for _, status in after] == [200, 200], codes_by_worker(after)
     assert len({pid for pid, _ in after}) == 2, after
 
