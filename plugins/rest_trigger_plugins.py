@@ -5,6 +5,7 @@ registers nothing, and the DAG does not need it.
 | switch | Airflow 2.11 (Flask webserver) | Airflow 3 (FastAPI api-server) |
 | --- | --- | --- |
 | ``request_body_limit`` | blueprint: int MAX_CONTENT_LENGTH, 413 problem | ASGI root middleware |
+| ``login_throttle`` | (in the auth backend, cached_basic_auth) | root middleware: /auth/token |
 | ``error_mappings`` | blueprints: mistakes -> 400, other errors -> 500 problem | (3.x answers) |
 | ``preload`` | imports in the scheduler (LocalExecutor) | the same |
 """
@@ -45,11 +46,20 @@ def _flask_blueprints() -> list[Any]:
 
 
 def _fastapi_root_middlewares() -> list[dict[str, Any]]:
-    if is_airflow_2() or not enabled("request_body_limit"):
-        return []
-    from rest_trigger_api.request_size_limit import ASGI_MIDDLEWARE
+    """In order from the innermost: Airflow adds each one outside those before it, so the body
+    limit, last, refuses a huge body before the token guard buffers it."""
+    middlewares: list[dict[str, Any]] = []
+    if is_airflow_2():
+        return middlewares
+    if enabled("login_throttle"):
+        from rest_trigger_api import token_guard
 
-    return [ASGI_MIDDLEWARE]
+        middlewares.append(token_guard.ASGI_MIDDLEWARE)
+    if enabled("request_body_limit"):
+        from rest_trigger_api import request_size_limit
+
+        middlewares.append(request_size_limit.ASGI_MIDDLEWARE)
+    return middlewares
 
 
 class RestTriggerPlugin(AirflowPlugin):

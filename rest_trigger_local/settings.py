@@ -192,6 +192,11 @@ def moved_options(config_file: Path) -> dict[str, str]:
     }
 
 
+# Airflow 3's API token lifetime here (airflow3_env says why); docker-compose.airflow3.yaml sets
+# its own.
+JWT_EXPIRATION_SECONDS = 30 * 60
+
+
 def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
     """What Airflow 3 needs that airflow.cfg (2.x-shaped, shared with the compose stack) does
     not say, or says for 2.11 only; these variables win over the file. Each option checked in
@@ -206,6 +211,15 @@ def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str,
         # process (api-server, scheduler), so it is generated once like the other secrets.
         "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET")
         or secret_values["jwt_secret"],
+        # The API tokens POST /auth/token issues last 30 minutes, not 3.3.2's default of 24 h
+        # ([api_auth] jwt_expiration_time): a bearer token that leaks (a log, a proxy, a
+        # shell history) is good until its exp, so for half an hour instead of a day. The
+        # callers are machines: the trigger client (rest_trigger_client/auth.py TokenAuth)
+        # logs in again 30 s before exp, one password check per half hour per caller, which
+        # the login throttle lets through (a known login). airflowctl's tokens
+        # (/auth/token/cli) keep [api_auth] jwt_cli_expiration_time (1 h).
+        "AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME": env.get("AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME")
+        or str(JWT_EXPIRATION_SECONDS),
         # 3.x reads [api] where 2.11 read [webserver]: the Flask session key of FAB's pages,
         # the api-server's address, and the URL it is reached at.
         "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY")

@@ -14,15 +14,17 @@ This backend does what FAB's does, with two things in front of it:
   password leaves the old one valid for at most that long. Naming FAB's own backend in
   ``[api] auth_backends`` instead of this one turns the cache (and the throttle) off; so does
   ``credential_cache_seconds = 0``.
-- **The throttle** (switch ``login_throttle``, off unless set). After
-  ``login_failures_per_user`` (5) failed logins for one username, or
-  ``login_failures_per_address`` (20) from one client address, within
-  ``login_window_seconds`` (300), further attempts get 429 with ``Retry-After`` without the
-  hash being run (login_throttle.py). A pair that verified before in this process (within a
-  day) is still checked normally, so a caller with the right password is not locked out by
-  someone guessing at its name or sharing its address. The counts are per webserver worker
-  process (``[webserver] workers``), like the cache; the address is the TCP peer's (behind a
-  proxy, turn on ``[webserver] enable_proxy_fix`` so it is the client's).
+- **The throttle** (switch ``login_throttle``, off unless set): login_policy.py's policy, the
+  same one that guards POST /auth/token on Airflow 3. After ``login_failures_per_user`` (5)
+  failed logins for one username, or ``login_failures_per_address`` (20) from one client
+  address, within ``login_window_seconds`` (300), further attempts get 429 with
+  ``Retry-After`` without the hash being run. A pair that verified within a day is still
+  checked normally, so a caller with the right password is not locked out by someone guessing
+  at its name or sharing its address. Counts and known pairs are in the metadata database
+  (login_store.py), so they hold whichever ``[webserver] workers`` process answers, and across
+  restarts; the credential cache above stays per process (it only saves hashing). The address
+  is the TCP peer's (behind a proxy, turn on ``[webserver] enable_proxy_fix`` so it is the
+  client's).
 
 Anything neither remembered nor throttled goes through FAB's own check, unchanged.
 """
@@ -36,42 +38,27 @@ from typing import Any, TypeVar, cast
 from connexion import ProblemException
 from flask import Response, current_app, request
 
-from rest_trigger_api.login_throttle import LoginThrottle
+from rest_trigger_api.login_policy import LoginPolicy
 from rest_trigger_api.switches import SECTION, enabled
 from rest_trigger_api.verified_logins import VerifiedLogins, login_message
 
 __all__ = ["CLIENT_AUTH", "VerifiedLogins", "init_app", "login_message", "requires_authentication"]
 
 CLIENT_AUTH: Any = None  # the interface Airflow's API client reads; unused here
-DEFAULTS = {
-    "credential_cache_seconds": 60,
-    "login_window_seconds": 300,
-    "login_failures_per_user": 5,
-    "login_failures_per_address": 20,
-}
-KNOWN_GOOD_SECONDS = 24 * 3600
+CREDENTIAL_CACHE_SECONDS = 60
 
 T = TypeVar("T", bound=Callable[..., Any])
 
 
 class _State:
-    """Per-process state, built from the configuration on first use."""
+    """This process's cache, and the shared policy, built from the configuration on first use."""
 
     def __init__(self) -> None:
         from airflow.configuration import conf
 
-        def setting(name: str) -> int:
-            return conf.getint(SECTION, name, fallback=DEFAULTS[name])
-
-        self.verified = VerifiedLogins(ttl=setting("credential_cache_seconds"))
-        self.known_good = VerifiedLogins(ttl=KNOWN_GOOD_SECONDS, max_entries=4096)
-        self.throttle: LoginThrottle | None = None
-        if enabled("login_throttle"):
-            self.throttle = LoginThrottle(
-                window=setting("login_window_seconds"),
-                per_user=setting("login_failures_per_user"),
-                per_address=setting("login_failures_per_address"),
-            )
+        ttl = conf.getint(SECTION, "credential_cache_seconds", fallback=CREDENTIAL_CACHE_SECONDS)
+        self.verified = VerifiedLogins(ttl=ttl)
+        self.policy = LoginPolicy.from_config() if enabled("login_throttle") else None
 
 
 _state: _State | None = None
@@ -111,18 +98,19 @@ def _authenticate() -> Any:
             login_user(user, remember=False)
             return user
     address = request.remote_addr or ""
-    wait = (
-        state.throttle.retry_after(auth.username, address) if state.throttle is not None else None
-    )
-    if wait is not None and state.known_good.user_id(auth.username, auth.password) is None:
-        raise Throttled(wait)
+    policy = state.policy
+    if policy is not None:
+        wait = policy.refusal(auth.username, auth.password, address)
+        if wait is not None:
+            raise Throttled(wait)
     user = basic_auth.auth_current_user()  # FAB's check: the scrypt hash, LDAP if configured
     if user is None:
-        if state.throttle is not None:
-            state.throttle.failed(auth.username, address)
+        if policy is not None:
+            policy.failed(auth.username, address)
         return None
     state.verified.remember(auth.username, auth.password, user.id)
-    state.known_good.remember(auth.username, auth.password, user.id)
+    if policy is not None:
+        policy.succeeded(auth.username, auth.password)
     return user
 
 

@@ -14,8 +14,8 @@ SECTION = "rest_trigger_api"
 # name -> what a team gains by turning it on (docs/security.md's table is this one).
 SWITCHES: dict[str, str] = {
     "login_throttle": (
-        "with the cached backend: 429 + Retry-After after repeated failed logins, before the "
-        "password hash runs"
+        "429 + Retry-After after repeated failed logins, counted across every worker in the "
+        "metadata DB, before the password is checked: 2.11's cached backend, 3.x's /auth/token"
     ),
     "request_body_limit": "413 problem for API bodies over 64 KiB (2.11 and 3.x) instead of "
     "a 500 or a stored 2 MB conf",

@@ -1,4 +1,18 @@
-"""Logins recently verified against their password hash, kept as keyed digests (no passwords)."""
+"""Logins verified against their password hash, kept as keyed digests (no passwords): in this
+process for a minute (VerifiedLogins, the credential cache), and in the metadata database for a
+day (KnownLogins, what lets a caller with the right password past the login throttle).
+
+KnownLogins' key is derived from the webserver / api-server secret key (``[webserver]
+secret_key`` on 2.11, ``[api] secret_key`` on 3.x), which every worker must already share for
+Airflow's own sessions; a per-process random key would make each worker, and each restart,
+forget who is known. What that trades: someone holding both the metadata database and the
+secret key can test password guesses offline against a known login's digest at HMAC-SHA256
+speed (millions a second), instead of scrypt's ~10 a second against ``ab_user``; only logins
+that succeeded within the last day have a digest. Either one alone gives nothing: the digest
+without the key, or the key without the digests (which already lets its holder forge 2.11's
+session cookies). Rotating the secret key forgets every known login: callers then wait out a
+lock like anyone else until they log in once unthrottled.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +22,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rest_trigger_api.login_store import ensure_tables, known_logins
+
+KNOWN_LOGIN_PURPOSE = b"rest-trigger known logins v1"
 
 
 def login_message(username: str, password: str) -> bytes:
@@ -62,3 +84,58 @@ class VerifiedLogins:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def shared_key(secret_key: str) -> bytes:
+    """The known-login key for a webserver / api-server secret key: derived, so the digests are
+    useless for anything the secret key itself signs, and the secret key is not used raw."""
+    if not secret_key:
+        raise ValueError("the secret key is empty: every worker would derive a different key")
+    return hmac.new(secret_key.encode(), KNOWN_LOGIN_PURPOSE, hashlib.sha256).digest()
+
+
+class KnownLogins:
+    """HMAC(username, password) under a key all workers share -> expiry, in the metadata
+    database. Only the pair's digest is stored: no username, no user id."""
+
+    def __init__(
+        self,
+        engine: Any,
+        key: bytes,
+        ttl: float = 24 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._key = key
+        self._ttl = ttl
+        self._clock = clock
+        ensure_tables(engine)
+
+    def _digest(self, username: str, password: str) -> str:
+        return hmac.new(self._key, login_message(username, password), hashlib.sha256).hexdigest()
+
+    def __contains__(self, login: tuple[str, str]) -> bool:
+        query = select(known_logins.c.expires_at).where(
+            known_logins.c.digest == self._digest(*login)
+        )
+        with self._engine.connect() as conn:
+            expires_at = conn.execute(query).scalar()
+        return expires_at is not None and expires_at > self._clock()
+
+    def remember(self, username: str, password: str) -> None:
+        if self._ttl <= 0:
+            return
+        digest, now = self._digest(username, password), self._clock()
+        expires_at = now + self._ttl
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(delete(known_logins).where(known_logins.c.expires_at <= now))
+                renewed = conn.execute(
+                    update(known_logins)
+                    .where(known_logins.c.digest == digest)
+                    .values(expires_at=expires_at)
+                )
+                if renewed.rowcount == 0:
+                    conn.execute(known_logins.insert().values(digest=digest, expires_at=expires_at))
+        except IntegrityError:
+            pass  # another worker inserted the same login just now: it is remembered

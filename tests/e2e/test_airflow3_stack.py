@@ -180,6 +180,41 @@ def test_wrong_password_gets_no_token_and_no_token_gets_401(stack3) -> None:
     assert invalid.status_code in (401, 403), invalid.text
 
 
+def test_guessing_the_callers_password_at_auth_token_is_throttled_and_the_caller_still_gets_in(
+    stack3,
+) -> None:
+    """plugins/rest_trigger_api/token_guard.py: 3.3.2 itself answered 15 wrong passwords in a
+    row with 401 (measured on main). Five wrong passwords for the caller, then 429 with
+    Retry-After and a problem body; the caller's right password still gets a token."""
+    # tests/client and the test above failed the caller's login on purpose: start from none.
+    conn = _metadata_connection(stack3, "airflow3")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM rest_trigger_login_failures")
+    finally:
+        conn.close()
+    token_url = f"{stack3.base_url}/auth/token"
+    user, password = stack3.caller
+    codes = []
+
+    def token(secret: str) -> requests.Response:
+        answer = requests.post(token_url, json={"username": user, "password": secret}, timeout=60)
+        codes.append(answer.status_code)
+        return answer
+
+    assert token(password).status_code == 201  # the caller, known before anyone guesses
+    guesses = [token(f"guess-{n}") for n in range(7)]
+    right = token(password)
+    MEASURED["/auth/token statuses (right, 7 guesses, right)"] = codes  # type: ignore[assignment]
+    assert codes[1:-1] == [401] * 5 + [429] * 2, codes
+    refused = guesses[-1]
+    assert 0 < int(refused.headers["Retry-After"]) <= 300, refused.headers
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["title"] == "Too Many Requests", refused.text
+    assert right.status_code == 201, right.text
+    assert stack3.get(f"/dags/{DAG_ID}", auth=stack3.caller).status_code == 200
+
+
 def test_stop_leaves_nothing_then_airflow_2_keeps_its_own_database_and_shares_the_warehouse(
     stack3,
 ) -> None:

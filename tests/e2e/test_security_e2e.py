@@ -2,9 +2,12 @@
 the DAG folder), no password on a command line or in a log, the password-guessing throttle, and
 the credential cache on and off.
 
-Two stacks of their own, started the way `make run` starts (the launcher, on free ports), each
-with one webserver worker: the cache and the throttle are per worker process, and one worker
-makes their counts exact instead of split over two.
+Two stacks of their own, started the way `make run` starts (the launcher, on free ports). The
+secure one runs two webserver workers, as airflow.cfg does: the throttle's counts and known
+logins are shared by them (the metadata database), and its tests choose which worker answers
+each request (gunicorn_workers.Router) to show it; each throttle test locks a loopback address
+of its own. The credential cache is per worker, so its test keeps to one. The stock-auth stack
+has one worker.
 
 Over 250 lines because both stacks are module-scoped (each takes minutes to start): the tests
 that share one stay in one module.
@@ -13,8 +16,10 @@ that share one stay in one module.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import signal
 import tempfile
 import time
 import uuid
@@ -29,6 +34,7 @@ import requests
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL, PUSHER
 from rest_trigger_local.settings import PROJECT_DIR
+from tests.e2e.gunicorn_workers import Router, login_from, worker_pids
 from tests.support.airflow_stack import AirflowStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +94,7 @@ def secure_stack() -> Iterator[tuple[AirflowStack, Path, dict[str, str]]]:
         module="tests.support.audited_launcher",
         REST_TRIGGER_TEST_EXEC_LOG=str(exec_log),
         AIRFLOW__CORE__DAGS_FOLDER=str(dag_folder()),
-        AIRFLOW__WEBSERVER__WORKERS="1",
+        AIRFLOW__WEBSERVER__WORKERS="2",  # airflow.cfg's, stated: the throttle tests need two
         # Long enough that no test depends on how fast the machine is.
         AIRFLOW__REST_TRIGGER_API__CREDENTIAL_CACHE_SECONDS="3600",
         DEMO_ROWS="2000",
@@ -380,64 +386,172 @@ def test_with_the_cache_a_changed_password_is_accepted_until_the_entry_expires(
     username = "cache-on"
     old, new = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     create_user(stack, username, old)
-    first = login(stack, username, old)
-    assert first.status_code == 200
-    change_password(stack, username, new)
-    assert login(stack, username, old).status_code == 200  # remembered
-    assert login(stack, username, new).status_code == 200
+    router = Router(stack)  # the cache is per worker: every request to the same one
+    try:
+        first = login(stack, username, old)
+        assert first.status_code == 200
+        change_password(stack, username, new)
+        assert login(stack, username, old).status_code == 200  # remembered
+        assert login(stack, username, new).status_code == 200
+    finally:
+        router.close()
 
 
-# -- the throttle (last in the module: it leaves this address locked) ---------------------
+# -- the throttle: counted across both workers, each test from a loopback address of its own --
 def fail_count(stack: AirflowStack, username: str) -> int:
     """FAB counts a failed login when it has checked the password against the user's hash:
     the count says how many times the hash was run for a wrong password."""
     return as_admin(stack, "GET", f"/users/{username}").json()["fail_login_count"]
 
 
-def test_guessing_one_users_password_is_throttled_without_running_the_hash(secure_stack) -> None:
+def codes_by_worker(answers: list[tuple[int, int]]) -> str:
+    """(worker pid, status) per request, for failure messages."""
+    return ", ".join(f"{status}@{pid}" for pid, status in answers)
+
+
+def test_guessing_one_users_password_is_throttled_on_both_workers_without_running_the_hash(
+    secure_stack,
+) -> None:
     stack, _, _ = secure_stack
     target, password = "guess-target", secrets.token_urlsafe(12)
     create_user(stack, target, password)
-    answers = [login(stack, target, f"guess-{n}") for n in range(PER_USER + 10)]
-    codes = [a.status_code for a in answers]
-    assert codes == [403] * PER_USER + [429] * 10
-    retry = [int(a.headers["Retry-After"]) for a in answers[PER_USER:]]
-    assert all(0 < r <= WINDOW for r in retry)
-    assert "too many failed logins" in answers[-1].json()["detail"]
+    router = Router(stack)
+    answers = []
+    try:
+        for n in range(PER_USER + 10):  # worker one, worker two, worker one...
+            answers.append((router.answering, login_from(stack, "127.0.0.11", target, f"g{n}")))
+            router.switch()
+        right = login_from(stack, "127.0.0.11", target, password)
+    finally:
+        router.close()
+    seen = codes_by_worker([(pid, a.status) for pid, a in answers])
+    print(f"\nguesses for one name, status@worker: {seen}; right password: {right.status}")  # noqa: T201
+    assert [a.status for _, a in answers] == [403] * PER_USER + [429] * 10, seen
+    assert len({pid for pid, _ in answers[:PER_USER]}) == 2, seen  # both answered the five
+    retry = [int(a.headers["Retry-After"]) for _, a in answers[PER_USER:]]
+    assert all(0 < r <= WINDOW for r in retry), retry
+    assert "too many failed logins" in json.loads(answers[-1][1].body)["detail"]
     # The hash ran for the first five only: the ten refused with 429 never reached it.
     assert fail_count(stack, target) == PER_USER
     # The right password, never verified before, is refused as well: a lock that opened for
     # it would tell the guesser it was right.
-    assert login(stack, target, password).status_code == 429
+    assert right.status == 429
     assert fail_count(stack, target) == PER_USER
     # The caller is unaffected, and can still trigger.
     assert as_caller(stack, "GET", f"/dags/{DAG_ID}").status_code == 200
+
+
+def restart_webserver(stack: AirflowStack) -> float:
+    """SIGKILL the webserver as the OOM killer would; the launcher starts it again. Seconds
+    until the API answered."""
+    killed = time.monotonic()
+    before = stack.output.read_text().count("airflow webserver restarted")
+    os.kill(pid_of(stack, "webserver"), signal.SIGKILL)
+    deadline = killed + 240
+    while stack.output.read_text().count("airflow webserver restarted") == before:
+        assert time.monotonic() < deadline, stack.log_tail()
+        time.sleep(0.5)
+    while True:
+        try:
+            if as_admin(stack, "GET", f"/dags/{DAG_ID}").status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, stack.log_tail()
+        time.sleep(1)
+    while len(worker_pids(stack)) < 2:  # gunicorn starts its workers one after the other
+        assert time.monotonic() < deadline, stack.log_tail()
+        time.sleep(0.5)
+    return time.monotonic() - killed
+
+
+def pid_of(stack: AirflowStack, name: str) -> int:
+    entry = json.loads((stack.state_dir / "processes.json").read_text())[name]
+    return entry["pid"] if isinstance(entry, dict) else entry
+
+
+def test_a_caller_with_the_right_password_is_not_locked_out_by_guesses_at_its_name(
+    secure_stack,
+) -> None:
+    """What main got wrong with two workers: the worker that had not verified the caller's
+    password refused it with 429 once someone had guessed at its name. A caller account of its
+    own, verified by one worker only; guesses from another address, answered by the other."""
+    stack, _, _ = secure_stack
+    caller, password = "second-caller", secrets.token_urlsafe(12)
+    create_user(stack, caller, password)
+    guesser, mine = "127.0.0.12", "127.0.0.1"
+    router = Router(stack)
+    answers: list[tuple[int, int]] = []
+    try:
+        verified_by = router.answering
+        assert login_from(stack, mine, caller, password).status == 200
+        router.switch()  # from here on the other worker, which has never seen the password
+        guesses = []
+        first_guess_at = time.monotonic()
+        for n in range(PER_USER + 2):
+            guesses.append(login_from(stack, guesser, caller, f"guess-{n}"))
+            answers.append((router.answering, guesses[-1].status))
+        assert [g.status for g in guesses] == [403] * PER_USER + [429] * 2, answers
+        assert 0 < int(guesses[-1].headers["Retry-After"]) <= WINDOW
+        for _ in range(2):
+            answers.append((router.answering, login_from(stack, mine, caller, password).status))
+            router.switch()
+        assert {pid for pid, _ in answers[-2:]} == set(router.workers), answers
+        assert answers[-1][0] == verified_by
+    finally:
+        router.close()
+    assert [status for _, status in answers[-2:]] == [200, 200], codes_by_worker(answers)
+    # Whichever worker the kernel picks: new connections, no routing.
+    fresh = [login_from(stack, mine, caller, password).status for _ in range(12)]
+    assert fresh == [200] * 12, fresh
+
+    # After a restart: new workers, empty caches; the lock and the known login are still there.
+    took = restart_webserver(stack)
+    print(f"\nwebserver restart: API answering again after {took:.1f} s")  # noqa: T201
+    in_window = WINDOW - (time.monotonic() - first_guess_at)
+    assert in_window > 5, f"the restart took {took:.0f} s: the lock has expired, nothing shown"
+    still = login_from(stack, guesser, caller, "guess-after-restart")
+    assert still.status == 429, (still.status, still.body)
+    router = Router(stack)
+    after: list[tuple[int, int]] = []
+    try:
+        for _ in range(2):
+            after.append((router.answering, login_from(stack, mine, caller, password).status))
+            router.switch()
+    finally:
+        router.close()
+    print(  # noqa: T201
+        f"\nstatus@worker: before the restart {codes_by_worker(answers)}, 12 fresh: {fresh};"
+        f" after it: guess {still.status}, right {codes_by_worker(after)}"
+    )
+    assert [status for _, status in after] == [200, 200], codes_by_worker(after)
+    assert len({pid for pid, _ in after}) == 2, after
 
 
 def test_guessing_from_one_address_is_throttled_and_known_callers_are_unaffected(
     secure_stack,
 ) -> None:
     stack, _, logins = secure_stack
+    address = "127.0.0.13"
     caller_before = fail_count(stack, logins["AIRFLOW_CALLER_USER"])
     late_user, late_password = "late-user", secrets.token_urlsafe(12)
     create_user(stack, late_user, late_password)
     codes = [
-        login(stack, f"nobody-{uuid.uuid4().hex[:8]}", "guess").status_code
+        login_from(stack, address, f"nobody-{uuid.uuid4().hex[:8]}", "guess").status
         for _ in range(PER_ADDRESS + 5)
     ]
-    # The test before spent five of this address's twenty failures; no other test failed a
-    # login against this stack.
-    assert codes == [403] * (PER_ADDRESS - PER_USER) + [429] * (PER_USER + 5)
-    # A known login (verified before in this worker) still works, even for the admin...
-    assert as_caller(stack, "GET", "/dags").status_code == 200
-    assert as_admin(stack, "GET", "/dags").status_code == 200
-    posted = as_caller(stack, "POST", RUNS, json={"dag_run_id": "caller-locked", "conf": CONF})
-    assert posted.status_code == 200, posted.text
+    assert codes == [403] * PER_ADDRESS + [429] * 5
+    # A known login (verified before, by either worker) still works from there, the admin's
+    # too...
+    assert login_from(stack, address, *stack.caller).status == 200
+    assert login_from(stack, address, *stack.auth).status == 200
     assert fail_count(stack, logins["AIRFLOW_CALLER_USER"]) == caller_before
-    # ...while a login this worker has never verified waits, like a guess, until Retry-After.
-    late = login(stack, late_user, late_password)
-    assert late.status_code == 429
+    # ...while a login never verified waits, like a guess, until Retry-After; from another
+    # address it is checked.
+    late = login_from(stack, address, late_user, late_password)
+    assert late.status == 429
     assert 0 < int(late.headers["Retry-After"]) <= WINDOW
+    assert login_from(stack, "127.0.0.14", late_user, late_password).status == 200
 
 
 # -- the credential cache switched off (a stack of its own) -----------------------------------
