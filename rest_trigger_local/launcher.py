@@ -41,6 +41,7 @@ from rest_trigger_etl.airflow_compat import API_V2, api_paths
 from rest_trigger_local import airflow_internals, process_records
 from rest_trigger_local.ports import port_is_free
 from rest_trigger_local.settings import (
+    JWT_EXPIRATION_SECONDS,
     Settings,
     airflow_env,
     install_secrets,
@@ -407,7 +408,8 @@ class Launcher:
                 """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'"""
             )
             trigger = [
-                "Get a token (valid for [api_auth] jwt_expiration_time: 24 h), then trigger:",
+                f"Get a token (valid {JWT_EXPIRATION_SECONDS // 60} min: [api_auth]"
+                " jwt_expiration_time), then trigger:",
                 f"  TOKEN=$(curl -s -X POST {s.base_url}/auth/token \\",
                 f"    -H 'Content-Type: application/json' -d '{login}' \\",
                 f"    | {read_token})",

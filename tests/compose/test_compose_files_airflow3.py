@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rest_trigger_local.settings import MOVED_IN_AIRFLOW3, PROJECT_DIR
+from rest_trigger_local.settings import JWT_EXPIRATION_SECONDS, MOVED_IN_AIRFLOW3, PROJECT_DIR
 from tests.support.compose_config import (
     AIRFLOW3_FILE,
     AIRFLOW3_LOCK,
@@ -30,7 +30,8 @@ AIRFLOW3_FILES = (COMPOSE_FILE, AIRFLOW3_FILE)
 AIRFLOW3_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor")
 # What the variant adds to CONTAINER_SETTINGS (as `make run AIRFLOW=3` does): Airflow 3's own
 # names for what 2.11 read elsewhere, the JWT secret, the execution API's URL, one api-server
-# worker, a Jinja log file name, FAB's config file, and the options 3.x moved (below).
+# worker, a Jinja log file name, FAB's config file, the tokens' lifetime, and the options 3.x
+# moved (below).
 AIRFLOW3_SETTINGS = {
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__API_AUTH__JWT_SECRET_CMD",
@@ -42,6 +43,7 @@ AIRFLOW3_SETTINGS = {
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
     "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE",
     "AIRFLOW__FAB__CONFIG_FILE",
+    "AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME",
 }
 
 
@@ -97,6 +99,8 @@ def test_airflow3_variant_settings_processes_and_health(env_file: Path) -> None:
     assert {k for k in common if k.startswith("AIRFLOW__")} == (
         CONTAINER_SETTINGS | AIRFLOW3_SETTINGS | set(moved)
     )
+    # Machine callers' tokens: the same lifetime as make run AIRFLOW=3's.
+    assert common["AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME"] == str(JWT_EXPIRATION_SECONDS)
     import configparser
 
     cfg = configparser.ConfigParser(interpolation=None)
