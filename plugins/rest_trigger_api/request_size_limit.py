@@ -18,19 +18,13 @@ own behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from rest_trigger_api.asgi import App, Message, Receive, Scope, Send
 from rest_trigger_api.problem import MEDIA_TYPE, problem_bytes
 
 MAX_BODY_BYTES = 64 * 1024
 LIMITED_PREFIXES = ("/api/", "/auth/")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodySizeLimit:

@@ -24,19 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
+from rest_trigger_api.asgi import App, Message, Receive, Scope, Send
 from rest_trigger_api.login_policy import LoginPolicy
 from rest_trigger_api.problem import MEDIA_TYPE, problem_bytes
 
 GUARDED_PATHS = ("/auth/token", "/auth/token/cli")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def credentials(body: bytes) -> tuple[str, str]:

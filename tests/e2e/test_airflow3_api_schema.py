@@ -31,7 +31,6 @@ Named to sort before test_airflow3_stack.py, whose last test stops the session's
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -49,6 +48,7 @@ from rest_trigger_etl.airflow_compat import API_V2
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
 from tests.support.airflow_stack import AIRFLOW3_TOKEN_LIFETIME, AirflowStack
 from tests.support.harness import AIRFLOW3_PYTHON
+from tests.support.schema_fuzz import EXAMPLES, SEED, schemathesis_config
 
 pytestmark = [
     pytest.mark.airflow3,
@@ -65,8 +65,6 @@ AUTH_SPEC = (
     / "airflow/providers/fab/auth_manager/api_fastapi/openapi/"
     / ("v2-fab-auth-manager-generated.yaml")
 )
-EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "15"))
-SEED = int(os.environ.get("SCHEMA_SEED", "20"))
 RUN_ID = "schema-run-3"
 RUNS = "/api/v2/dags/{dag_id}/dagRuns"
 RUN = RUNS + "/{dag_run_id}"
@@ -93,23 +91,7 @@ KNOWN_PATH_VALUES = {
     "xcom_key": "return_value",
     "try_number": 1,
 }
-CONFIG = {
-    "seed": SEED,
-    "phases": {
-        "examples": {"enabled": False},
-        # Cases from the spec and the seed alone, not from what the server answered (the
-        # default feeds responses back into generation), so that a count is reproducible.
-        "coverage": {"enabled": True, "extra-data-sources": {"responses": False}},
-        "fuzzing": {
-            "enabled": True,
-            "extra-data-sources": {"responses": False},
-            "error-feedback": {"enabled": False},
-        },
-        "stateful": {"enabled": False},
-    },
-    "generation": {"mode": "all", "max-examples": EXAMPLES},
-    "parameters": KNOWN_PATH_VALUES,
-}
+CONFIG = schemathesis_config(KNOWN_PATH_VALUES)
 
 # operation label -> "requests", "5xx", "honoured" (past auth with the token), "not sent",
 # "excluded: <reason>" (answers the schema check skipped)

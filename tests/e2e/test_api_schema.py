@@ -18,7 +18,6 @@ test prints, per operation, the requests sent and the 5xx seen, with the seed.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -32,12 +31,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF, MAIN_ETL
+from tests.support.schema_fuzz import EXAMPLES, SEED, schemathesis_config
 
 pytestmark = pytest.mark.e2e
 
 SPEC = Path(airflow.__file__).parent / "api_connexion" / "openapi" / "v1.yaml"
-EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "15"))
-SEED = int(os.environ.get("SCHEMA_SEED", "20"))
 RUN_ID = "schema-run"
 CONF = DEMO_CONF
 RUNS = "/dags/{dag_id}/dagRuns"
@@ -70,23 +68,7 @@ KNOWN_PATH_VALUES = {
     "xcom_key": "return_value",
     "task_try_number": 1,
 }
-CONFIG = {
-    "seed": SEED,
-    "phases": {
-        "examples": {"enabled": False},  # Airflow's spec has almost none
-        # Cases from the spec and the seed alone, not from what the server answered (the
-        # default feeds responses back into generation), so that a count is reproducible.
-        "coverage": {"enabled": True, "extra-data-sources": {"responses": False}},
-        "fuzzing": {
-            "enabled": True,
-            "extra-data-sources": {"responses": False},
-            "error-feedback": {"enabled": False},
-        },
-        "stateful": {"enabled": False},
-    },
-    "generation": {"mode": "all", "max-examples": EXAMPLES},
-    "parameters": KNOWN_PATH_VALUES,
-}
+CONFIG = schemathesis_config(KNOWN_PATH_VALUES)
 
 # operation label -> what it saw: "requests", "5xx", "honoured" (valid login, past auth)
 SEEN: dict[str, Counter[str]] = {}
