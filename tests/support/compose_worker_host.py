@@ -78,15 +78,13 @@ def port_free_on(ip: str, port: int) -> bool:
 
 
 def copy_secrets(main: ComposeProject, target: Path, uid: int, postgres_password: str) -> None:
-    """What the operator does with scp: the shared files out of the main host's secrets volume
-    (through a container that mounts it), into a directory only the worker's user can read;
-    plus postgres_password, the main host's POSTGRES_PASSWORD written as a file. No value passes
-    through a command line."""
-    (container,) = main.compose("ps", "-q", "airflow-webserver").stdout.split()
+    """What the operator does before the scp: the shared files out of the main host's secrets
+    volume (`docker compose cp` from a container that mounts it) into a directory only the
+    worker's user can read, plus postgres_password, the main host's POSTGRES_PASSWORD written
+    as a file. No value passes through a command line."""
     target.mkdir(mode=0o700)
-    for name in SHARED_SECRETS:
-        run(["docker", "cp", f"{container}:/opt/airflow/secrets/{name}", str(target / name)],
-            main.directory, main.env)  # fmt: skip
+    for name in SHARED_SECRETS:  # docs/docker.md's command
+        main.compose("cp", f"airflow-webserver:/opt/airflow/secrets/{name}", str(target / name))
     fd = os.open(target / "postgres_password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(postgres_password)
