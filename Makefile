@@ -108,7 +108,7 @@ test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, cel
 	@owned=0; docker/engine.sh owned && owned=1; \
 	docker/engine.sh start; rc=0; \
 	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/compose/test_compose_stack.py \
-	  tests/compose/test_compose_stack_airflow3.py || rc=$$?; \
+	  tests/compose/test_compose_stack_airflow3.py tests/compose/test_compose_worker_host.py || rc=$$?; \
 	if [ "$$owned" = 0 ]; then docker/engine.sh stop; fi; exit $$rc
 
 test: $(STAMP) system-deps ## All tests: integrity, unit, integration (real PostgreSQL) and end-to-end (real Airflow)
