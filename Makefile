@@ -104,7 +104,7 @@ docker-engine-stop: ## Stop the engine `make docker-engine` started (nothing els
 offline-images: ## Build local stand-ins for the upstream images (docker/offline/; no registry needed)
 	docker/offline/build.sh
 
-test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, celery, stop, then the Airflow 3 variant (engine started if needed)
+test-compose: $(STAMP) ## docker compose up for real: docs steps, REST flow, celery, stop, the Airflow 3 variant, worker hosts (engine started if needed)
 	@owned=0; docker/engine.sh owned && owned=1; \
 	docker/engine.sh start; rc=0; \
 	$(PY) -m pytest -m compose -p no:cacheprovider -s tests/compose/test_compose_stack.py \
