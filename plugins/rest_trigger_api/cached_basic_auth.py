@@ -39,13 +39,12 @@ from connexion import ProblemException
 from flask import Response, current_app, request
 
 from rest_trigger_api.login_policy import LoginPolicy
-from rest_trigger_api.switches import SECTION, enabled
+from rest_trigger_api.switches import enabled, setting
 from rest_trigger_api.verified_logins import VerifiedLogins, login_message
 
 __all__ = ["CLIENT_AUTH", "VerifiedLogins", "init_app", "login_message", "requires_authentication"]
 
 CLIENT_AUTH: Any = None  # the interface Airflow's API client reads; unused here
-CREDENTIAL_CACHE_SECONDS = 60
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -54,10 +53,7 @@ class _State:
     """This process's cache, and the shared policy, built from the configuration on first use."""
 
     def __init__(self) -> None:
-        from airflow.configuration import conf
-
-        ttl = conf.getint(SECTION, "credential_cache_seconds", fallback=CREDENTIAL_CACHE_SECONDS)
-        self.verified = VerifiedLogins(ttl=ttl)
+        self.verified = VerifiedLogins(ttl=setting("credential_cache_seconds"))
         self.policy = LoginPolicy.from_config() if enabled("login_throttle") else None
 
 

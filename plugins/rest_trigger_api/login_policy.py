@@ -19,11 +19,6 @@ from rest_trigger_api.login_throttle import LoginThrottle
 from rest_trigger_api.verified_logins import KnownLogins
 
 KNOWN_GOOD_SECONDS = 24 * 3600
-DEFAULTS = {
-    "login_window_seconds": 300,
-    "login_failures_per_user": 5,
-    "login_failures_per_address": 20,
-}
 
 
 @dataclass
@@ -51,12 +46,9 @@ class LoginPolicy:
         from airflow.configuration import conf
 
         from rest_trigger_api.login_store import airflow_engine
-        from rest_trigger_api.switches import SECTION
+        from rest_trigger_api.switches import setting
         from rest_trigger_api.verified_logins import shared_key
         from rest_trigger_etl.airflow_compat import is_airflow_2
-
-        def setting(name: str) -> int:
-            return conf.getint(SECTION, name, fallback=DEFAULTS[name])
 
         engine = airflow_engine()
         # The Flask secret key every worker already shares: [webserver] on 2.11, [api] on 3.x.

@@ -29,6 +29,22 @@ SWITCHES: dict[str, str] = {
 }
 
 
+# The section's other options, with their defaults (airflow.cfg sets the same values).
+SETTINGS: dict[str, int] = {
+    "credential_cache_seconds": 60,  # cached_basic_auth: how long a verified login is kept
+    "login_window_seconds": 300,  # login_policy: the window failed logins are counted in
+    "login_failures_per_user": 5,
+    "login_failures_per_address": 20,
+}
+
+
+def setting(name: str) -> int:
+    """One of SETTINGS, as configured."""
+    from airflow.configuration import conf
+
+    return conf.getint(SECTION, name, fallback=SETTINGS[name])
+
+
 def enabled(name: str) -> bool:
     """Whether the switch ``name`` is on; a name that is not a switch is a programming error."""
     if name not in SWITCHES:

@@ -146,7 +146,10 @@ def test_a_dropped_stream_is_opened_again_and_read_to_the_end(fake, ending: str)
     seen: list[str] = []
     with client(fake) as api:
         result = api.wait(RUN, timeout=30, on_progress=lambda s: seen.append(s.state))
-        assert api.transport.count.matching("/wait") == 2, api.transport.count
+        # The client counts attempts: one on a pooled connection the fake server had already
+        # closed is retried (seen once on a loaded CI machine), so the server's count is the
+        # exact one below.
+        assert api.transport.count.matching("/wait") >= 2, api.transport.count
     assert result.state == "success" and result.summary == SUMMARY, fake.seen
     assert len(waits(fake)) == 2, fake.seen
     assert all(accept == "application/x-ndjson" for _, p, accept in fake.seen if "/wait" in p)

@@ -128,10 +128,10 @@ def airflow_options(airflow_pkg: Path) -> dict[str, set[str]]:
 
 
 def project_options() -> set[str]:
-    """[rest_trigger_api]: the switches (switches.SWITCHES) and the cache/throttle settings
-    (cached_basic_auth.DEFAULTS), read from the source without importing Airflow."""
+    """[rest_trigger_api]: the switches and the other options (switches.SWITCHES, .SETTINGS),
+    read from the source without importing Airflow."""
     found: set[str] = set()
-    for name, variable in (("switches.py", "SWITCHES"), ("cached_basic_auth.py", "DEFAULTS")):
+    for name, variable in (("switches.py", "SWITCHES"), ("switches.py", "SETTINGS")):
         tree = ast.parse((ROOT / "plugins" / "rest_trigger_api" / name).read_text())
         for node in ast.walk(tree):
             target = getattr(node, "target", None) or (getattr(node, "targets", None) or [None])[0]
