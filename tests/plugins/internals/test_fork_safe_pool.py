@@ -1,6 +1,9 @@
-"""plugins/airflow_local_settings.py: a process forked from an Airflow process opens its own
+"""plugins/rest_trigger_internals/fork_safe_pool.py (switch ``fork_safe_pool``, installed by
+plugins/airflow_local_settings.py): a process forked from an Airflow process opens its own
 metadata-DB connections; it never answers its parent's queries on a shared PostgreSQL socket
-(the compose scheduler's hang: its health-check server, forked from it, shared its connection)."""
+(the compose scheduler's hang: its health-check server, forked from it, shared its connection).
+The guards: 2.11's ``airflow.settings`` still declares ``engine`` (install refuses loudly when it
+does not), and 3.x still disposes the pool after fork itself (why it is not installed there)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from rest_trigger_local.settings import PROJECT_DIR
 from tests.support.databases import Warehouse
+from tests.support.harness import AIRFLOW3_PYTHON
 from tests.support.probe import python_probe
 
 PLUGINS = str(PROJECT_DIR / "plugins")
@@ -91,3 +95,41 @@ def test_airflow_imports_it_as_its_local_settings_and_the_plugin_loader_skips_it
     assert path == os.path.join(PLUGINS, "airflow_local_settings.py")
     assert same is True
     assert "airflow_local_settings" not in names
+
+
+def test_airflow_2_settings_declare_the_engine_the_hook_disposes() -> None:
+    import airflow.settings
+
+    assert "engine" in airflow.settings.__annotations__
+
+
+def test_install_refuses_an_airflow_whose_settings_have_no_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import airflow.settings
+    from rest_trigger_internals import fork_safe_pool
+
+    monkeypatch.setattr(
+        airflow.settings,
+        "__annotations__",
+        {k: v for k, v in airflow.settings.__annotations__.items() if k != "engine"},
+    )
+    monkeypatch.delattr(airflow.settings, "engine", raising=False)
+    registered: list[object] = []
+    monkeypatch.setattr(os, "register_at_fork", lambda **hooks: registered.append(hooks))
+    with pytest.raises(RuntimeError, match="no 'engine'"):
+        fork_safe_pool.install()
+    assert registered == []
+
+
+@pytest.mark.airflow3
+@pytest.mark.skipif(not AIRFLOW3_PYTHON.exists(), reason="no .venv-airflow3 (make venv-airflow3)")
+def test_airflow_3_disposes_the_pool_after_fork_itself() -> None:
+    """Why the hook is not installed on 3.x: its settings register the same dispose."""
+    probe = (
+        "import inspect, json\n"
+        "import airflow.settings as s\n"
+        "source = inspect.getsource(s)\n"
+        "print(json.dumps(['register_at_fork' in source, 'dispose(close=False)' in source]))\n"
+    )
+    assert python_probe(probe, python=str(AIRFLOW3_PYTHON)) == [True, True]
