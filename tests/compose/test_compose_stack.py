@@ -42,18 +42,13 @@ from tests.support.compose_stack import (
     Api,
     ComposeProject,
     clean_env,
-    engine_status,
+    compose_marks,
     remove_stale_test_projects,
     resolve_images,
     run,
 )
 
-ready, why_not = engine_status()
-pytestmark = [
-    pytest.mark.compose,
-    pytest.mark.timeout(3600),
-    pytest.mark.skipif(not ready, reason=f"no Docker engine with Compose v2: {why_not}"),
-]
+pytestmark = compose_marks()
 
 # The documented example (README, docs/docker.md).
 CONF = DEMO_CONF

@@ -38,7 +38,7 @@ from tests.support.compose_stack import (
     Api,
     ComposeProject,
     clean_env,
-    engine_status,
+    compose_marks,
     remove_stale_test_projects,
     resolve_images,
     run,
@@ -59,12 +59,7 @@ from tests.support.compose_worker_host import (
     wait_until,
 )
 
-ready, why_not = engine_status()
-pytestmark = [
-    pytest.mark.compose,
-    pytest.mark.timeout(3600),
-    pytest.mark.skipif(not ready, reason=f"no Docker engine with Compose v2: {why_not}"),
-]
+pytestmark = compose_marks()
 
 WORKER_UID = 50000
 WORKER_LABELS = ("a", "b")
