@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench.profile import kind_of, report, summarise
+from bench.profile import (
+    _LINE,
+    API_SERVER,
+    RUNNER_3,
+    SUPERVISOR_3,
+    kind_of,
+    kind_of_3,
+    report,
+    summarise,
+)
 
 SCHED = 'process 10:"python -m airflow scheduler"'
 WORKER = 'process 11:"airflow worker -- LocalExecutor"'
@@ -40,3 +49,39 @@ def test_samples_are_counted_by_kind_and_function() -> None:
     text = report(summary)
     assert "| scheduler | 30 | 60% |" in text
     assert "| `execute (default.py)` | 60% |" in text
+
+
+SCHED3 = 'process 20:"/venv/bin/python -m airflow scheduler"'
+WORKER3 = 'process 21:"airflow worker -- LocalExecutor: <idle>"'
+RUNNER3 = 'process 22:"airflow worker -- LocalExecutor: 01a2-task"'
+LOGS3 = 'process 23:"airflow serve-logs"'
+API3 = 'process 30:"gunicorn: worker [gunicorn]"'
+
+
+def test_on_airflow_3_the_depth_under_the_scheduler_decides_the_kind() -> None:
+    """A task runner starts with its worker's title: its depth tells it apart."""
+    assert kind_of_3([SCHED3, WORKER3, RUNNER3, "f (x.py:1)"]) == RUNNER_3
+    assert kind_of_3([SCHED3, WORKER3, "f (x.py:1)"]) == SUPERVISOR_3
+    assert kind_of_3([SCHED3, LOGS3, "f (x.py:1)"]) == "other"
+    assert kind_of_3([SCHED3, "f (x.py:1)"]) == "scheduler"
+    assert kind_of_3(['process 31:"gunicorn: master [gunicorn]"', API3, "f (x.py:1)"]) == API_SERVER
+    assert (
+        kind_of_3(['process 32:"airflow api_server -- host:127.0.0.1"', "f (x.py:1)"]) == API_SERVER
+    )
+
+
+def test_execution_api_routes_are_counted_inclusively() -> None:
+    route = "ti_run (airflow/api_fastapi/execution_api/routes/task_instances.py:90)"
+    raw = "\n".join(
+        [
+            f"{API3};run (uvicorn/server.py:1);{route};execute (sqlalchemy/engine.py:5) 7",
+            f"{API3};run (uvicorn/server.py:1);trigger_dag_run (core_api/routes/dag_run.py:3) 5",
+            f"{SCHED3};{WORKER3};{RUNNER3};parse (task_runner.py:9) 2",
+        ]
+    )
+    summary = summarise(raw, airflow=3)
+    assert summary[""] == {API_SERVER: 12, RUNNER_3: 2}
+    assert summary["routes"] == {_LINE.sub(")", route): 7}
+    assert "| `ti_run (airflow/api_fastapi/execution_api/routes/task_instances.py)` | 58% |" in (
+        report(summary)
+    )
