@@ -71,13 +71,21 @@ AIRFLOW_2_RUNTIME_MODULES = (
     "airflow.datasets.metadata",
     "jinja2.ext",
 )
-# Airflow 3's: the task SDK's runner, which the supervisor's forked child runs, and the
-# authoring interface the DAG file imports when the task process parses it.
+# Airflow 3's: the task SDK's supervisor (each LocalExecutor worker imports it at its first
+# task), the runner its forked child runs, and the authoring interface the DAG file imports
+# when the task process parses it. py-spy (bench/profile.py --airflow 3) showed the supervisor
+# module in each worker's first task.
 AIRFLOW_3_RUNTIME_MODULES = (
     "airflow.sdk",
+    "airflow.sdk.execution_time.supervisor",
     "airflow.sdk.execution_time.task_runner",
     "jinja2.ext",
 )
+# The names the DAG file takes from airflow_compat. airflow.sdk resolves them lazily, so
+# importing the package is not enough: on 3.3.2 ``task`` alone pulls the decorators and the
+# standard provider's Python operator (py-spy: 17% of a task runner's samples, in every task's
+# DAG parse). Resolved by name, they follow a move to another module.
+DAG_NAMES = ("dag", "task", "Param", "AirflowFailException")
 TASK_RUNTIME_MODULES = DAG_RUNTIME_MODULES + (
     AIRFLOW_2_RUNTIME_MODULES if AIRFLOW_2 else AIRFLOW_3_RUNTIME_MODULES
 )
@@ -107,6 +115,10 @@ def preload(modules: tuple[str, ...] = TASK_RUNTIME_MODULES) -> list[str]:
                 "update rest_trigger_internals/preload.py or turn the preload switch off"
             ) from exc
         loaded.append(name)
+    from rest_trigger_etl import airflow_compat
+
+    for name in DAG_NAMES:
+        getattr(airflow_compat, name)  # a name airflow_compat no longer has raises here
     log.info(
         "rest_trigger_preload: task runtime imported in %.2f s: %s",
         time.perf_counter() - started,

@@ -10,7 +10,7 @@ import pytest
 
 from rest_trigger_etl.names import DAG_ID, MAIN_ETL
 from rest_trigger_local.settings import PROJECT_DIR
-from tests.support.probe import python_probe
+from tests.support.probe import on_both_airflows, python_probe
 
 PLUGINS = PROJECT_DIR / "plugins"
 sys.path.insert(0, str(PLUGINS))
@@ -164,3 +164,43 @@ def test_an_airflow_3_scheduler_preloads_too(executor: str, imported: list[str])
     assert loaded == imported
     if executor == "LocalExecutor":
         assert missing == []
+
+
+def test_it_resolves_every_name_the_dag_file_takes_from_airflow_compat() -> None:
+    """DAG_NAMES is the DAG file's list: a name the file starts to use is preloaded too."""
+    import ast
+
+    from rest_trigger_internals.preload import DAG_NAMES
+
+    tree = ast.parse((PROJECT_DIR / "dags" / "rest_trigger.py").read_text())
+    used = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "rest_trigger_etl.airflow_compat"
+        for alias in node.names
+    }
+    assert used, "the DAG file no longer imports from airflow_compat: update this test"
+    assert used <= set(DAG_NAMES)
+
+
+@on_both_airflows()
+def test_after_the_preload_a_task_process_parse_imports_nothing(python: str) -> None:
+    """What each task process pays again: the modules the DAG file's parse imports beyond what
+    a LocalExecutor scheduler has (its own modules and the preload, which its forks inherit).
+    None, on either Airflow; without DAG_NAMES, 3.3.2's lazily resolved decorators and the
+    standard provider's Python operator are imported here in every task (py-spy found them:
+    bench/profile.py --airflow 3)."""
+    probe = (
+        "import importlib.util, json, sys\n"
+        f"sys.path.insert(0, {str(PLUGINS)!r})\n"
+        "import airflow.executors.local_executor, airflow.jobs.scheduler_job_runner\n"
+        "from rest_trigger_internals.preload import preload\n"
+        "preload()\n"
+        "before = set(sys.modules)\n"
+        "spec = importlib.util.spec_from_file_location(\n"
+        f"    'rest_trigger_dag_probe', {str(PROJECT_DIR / 'dags' / 'rest_trigger.py')!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    assert python_probe(probe, python=python) == []
