@@ -3,6 +3,7 @@ query scale (main_etl on growing demo data)."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from bench.runs import (
 from bench.stack import Stack
 from bench.stats import loadavg, summary
 from rest_trigger_client.results import TERMINAL_STATES
+from rest_trigger_client.transport import Transport
 from rest_trigger_etl.names import MAIN_ETL
 
 BURST_POLL_S = 0.5
@@ -84,18 +86,35 @@ def latency(stack: Stack, runs: int, warmup: int, say: Any) -> dict[str, Any]:
 
 
 def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900) -> dict[str, Any]:
-    """runs POSTs from `callers` concurrent callers, then wait until every run has ended."""
+    """runs POSTs from `callers` concurrent callers, then wait until every run has ended.
+
+    Each caller is a client already talking to the API: its first authenticated request is made
+    before the clock starts (2.11: basic auth, which fills the credential cache; 3.x: its token
+    from POST /auth/token, which lasts 30 min). Otherwise the burst's first POSTs would queue
+    behind the callers' password checks (scrypt, ~0.1 CPU-s each; py-spy on 3.3.2's api-server:
+    56% of its samples in such a burst), which a caller pays once per token, not per burst.
+    Those first requests are timed on their own ("caller_first_request_s")."""
     prefix = f"burst-{uuid.uuid4().hex[:6]}"
     ids = [f"{prefix}-{i:04d}" for i in range(runs)]
     local = threading.local()
+    ready: queue.SimpleQueue[Transport] = queue.SimpleQueue()
+
+    def first_request(_: int) -> float:
+        caller = caller_transport(stack)
+        started = time.perf_counter()
+        wait_dag_served(caller)  # an authenticated GET of the DAG (on 3.x after the token)
+        ready.put(caller)
+        return time.perf_counter() - started
 
     def post(run_id: str) -> Posted:
         if not hasattr(local, "transport"):  # one caller per thread
-            local.transport = caller_transport(stack)
+            local.transport = ready.get_nowait()
         return post_run(local.transport, run_id)
 
     transport = caller_transport(stack)
     wait_dag_served(transport)
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        first = list(pool.map(first_request, range(callers)))
     load = loadavg()
     cpu_before = cpu_snapshot(stack)
     cpu_started = time.monotonic()
@@ -142,6 +161,7 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "callers": callers,
         "load_before": load,
         "post_s": summary([p.seconds for p in posted]),
+        "caller_first_request_s": summary(first),
         "post_errors": [f"{p.status} {p.body}" for p in posted if p.status != 200][:5],
         "succeeded": succeeded,
         "failed": sum(1 for r in ended if r["state"] == "failed")
