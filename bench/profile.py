@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime as dt
 import re
 import shutil
 import signal
@@ -30,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from bench import runs, stack
+from bench.stats import machine
 from rest_trigger_local.settings import PROJECT_DIR
 
 # Airflow 2.11: process titles tell the kinds apart (checked in this order).
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         sys.exit("py-spy is not installed (it is in requirements-dev.txt: make venv)")
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    facts = machine()  # before the stack starts: its load average is the machine's own
     suffix = "" if args.airflow == 2 else "-airflow3"
     out = args.out or PROJECT_DIR / f"bench/results/profile{suffix}.txt"
     s = stack.start("project" if args.airflow == 2 else "airflow3", args.demo_rows)
@@ -174,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop(s)
         shutil.rmtree(s.state_dir, ignore_errors=True)
+    version = "2.11" if args.airflow == 2 else "3"
+    sys.stdout.write(
+        f"Profiled {started} at commit {facts['commit'] or 'unknown'}, Airflow {version} "
+        f"({'.venv' if args.airflow == 2 else '.venv-airflow3'}), {args.runs} sequential runs "
+        f"after 2 warm-up runs, py-spy at {args.rate} Hz. Machine: {facts['cores']} cores, "
+        f"{facts['cpu_model']}, {facts['memory_mib']} MiB, kernel {facts['kernel']}; "
+        f"load average at start {facts['load_at_start']}.\n\n"
+    )
     sys.stdout.write(report(summarise(raw, args.airflow)))
     sys.stderr.write(f"[profile] raw samples in {out} (flame graph: py-spy's raw format)\n")
     return 0
