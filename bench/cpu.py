@@ -14,9 +14,12 @@ def _category(cmdline: str) -> str:
         return "task processes (LocalExecutor workers and the tasks they fork)"
     if "DagFileProcessor" in cmdline or "dag-processor" in cmdline:
         return "DAG file processor"
-    if "gunicorn" in cmdline or "webserver" in cmdline:
+    # 2.11's webserver titles its gunicorn "gunicorn: master [airflow-webserver]"; 3.x's
+    # api-server is "airflow api_server -- ..." under uvicorn, "gunicorn: master [gunicorn]"
+    # (and its workers) under gunicorn.
+    if "webserver" in cmdline:
         return "webserver (REST API)"
-    if "api_server" in cmdline or "api-server" in cmdline:  # 3.x titles it "airflow api_server"
+    if "api_server" in cmdline or "api-server" in cmdline or "gunicorn" in cmdline:
         return "api-server (REST API, task execution API)"
     if "scheduler" in cmdline:
         return "scheduler loop"

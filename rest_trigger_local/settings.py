@@ -195,6 +195,8 @@ def moved_options(config_file: Path) -> dict[str, str]:
 # Airflow 3's API token lifetime here (airflow3_env says why); docker-compose.airflow3.yaml sets
 # its own.
 JWT_EXPIRATION_SECONDS = 30 * 60
+# Airflow 3's api-server workers here (airflow3_env says why).
+API_SERVER_WORKERS = 2
 
 
 def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str, str]:
@@ -227,12 +229,15 @@ def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str,
         "AIRFLOW__API__HOST": settings.airflow_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": base,
-        # One api-server worker, not airflow.cfg's 2 ([webserver] workers, which 3.x reads as
-        # [api] workers): uvicorn starts each worker as a new interpreter that imports Airflow,
-        # FastAPI and FAB's Flask app (seen: ~24 CPU-s each during start-up on the 2-core
-        # machine, where start-up then took 171-185 s); one async worker serves the API's few
-        # callers. 3.3.2's default, too.
-        "AIRFLOW__API__WORKERS": "1",
+        # Two api-server workers under gunicorn, forked from one process that loaded the app
+        # (3.3.2's [api] server_type = gunicorn; gunicorn is in requirements-airflow3.txt).
+        # One worker serves callers and the tasks' execution API on one GIL, so a burst's
+        # POSTs queue behind each other and behind the tasks' calls (py-spy: ~16 ms of CPU per
+        # POST in trigger_dag_run); two use both cores (docs/benchmarks.md has the figures).
+        # Under uvicorn each extra worker would be a fresh interpreter importing Airflow,
+        # FastAPI and FAB again; gunicorn forks them after the import. 3.3.2's default is 1.
+        "AIRFLOW__API__SERVER_TYPE": env.get("AIRFLOW__API__SERVER_TYPE") or "gunicorn",
+        "AIRFLOW__API__WORKERS": env.get("AIRFLOW__API__WORKERS") or str(API_SERVER_WORKERS),
         # Task processes report to the api-server's execution API; the default assumes :8080.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         # airflow.cfg's str.format log file name (no Jinja, for 2.11's speed) crashes 3.3.2's

@@ -53,7 +53,7 @@ def test_airflow3_gets_what_airflow_cfg_says_for_2_only(settings) -> None:
     assert env["AIRFLOW__API__SECRET_KEY"] == "w"
     assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080"
     assert (env["AIRFLOW__API__HOST"], env["AIRFLOW__API__PORT"]) == ("127.0.0.1", "18080")
-    assert env["AIRFLOW__API__WORKERS"] == "1"
+    assert (env["AIRFLOW__API__SERVER_TYPE"], env["AIRFLOW__API__WORKERS"]) == ("gunicorn", "2")
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
     assert env["AIRFLOW__FAB__CONFIG_FILE"] == str(PROJECT_DIR / "webserver_config.py")
     assert "{{ ti.run_id }}" in env["AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE"]
