@@ -51,6 +51,12 @@ EXECUTION_ROUTES = "api_fastapi/execution_api/routes/"
 _LINE = re.compile(r":\d+\)$")
 
 
+def is_api_server(title: str) -> bool:
+    """3.x's api-server by its process title: "airflow api_server -- ..." under uvicorn,
+    "gunicorn: master [gunicorn]" and its workers under gunicorn."""
+    return "api_server" in title or "gunicorn" in title
+
+
 def _processes(frames: list[str]) -> list[str]:
     return [f for f in frames if f.startswith("process ")]
 
@@ -65,7 +71,7 @@ def kind_of(frames: list[str]) -> str:
 def kind_of_3(frames: list[str]) -> str:
     """The same on Airflow 3: the api-server by its title, the rest by depth (see above)."""
     processes = _processes(frames)
-    if any("api_server" in p or "gunicorn" in p for p in processes):
+    if any(is_api_server(p) for p in processes):
         return API_SERVER
     if not processes or "scheduler" not in processes[0]:
         return "other"
@@ -150,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         children = {" ".join(c.cmdline()): c.pid for c in launcher.children()}
         targets = [pid for line, pid in children.items() if "scheduler" in line]
         if args.airflow == 3:
-            targets += [
-                p for line, p in children.items() if "api_server" in line or "gunicorn" in line
-            ]
+            targets += [pid for line, pid in children.items() if is_api_server(line)]
         if len(targets) != (1 if args.airflow == 2 else 2):
             sys.exit(f"expected the scheduler (and on 3 the api-server) in {sorted(children)}")
         caller = runs.caller_client(s)
