@@ -29,15 +29,16 @@ AIRFLOW3_FILES = (COMPOSE_FILE, AIRFLOW3_FILE)
 # What Airflow 3 runs instead of the webserver and triggerer (and the dag-processor apart).
 AIRFLOW3_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor")
 # What the variant adds to CONTAINER_SETTINGS (as `make run AIRFLOW=3` does): Airflow 3's own
-# names for what 2.11 read elsewhere, the JWT secret, the execution API's URL, one api-server
-# worker, a Jinja log file name, FAB's config file, the tokens' lifetime, and the options 3.x
-# moved (below).
+# names for what 2.11 read elsewhere, the JWT secret, the execution API's URL, two api-server
+# workers under gunicorn, a Jinja log file name, FAB's config file, the tokens' lifetime, and
+# the options 3.x moved (below).
 AIRFLOW3_SETTINGS = {
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__API_AUTH__JWT_SECRET_CMD",
     "AIRFLOW__API__SECRET_KEY",
     "AIRFLOW__API__SECRET_KEY_CMD",
     "AIRFLOW__API__HOST",
+    "AIRFLOW__API__SERVER_TYPE",
     "AIRFLOW__API__WORKERS",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
