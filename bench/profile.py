@@ -9,8 +9,12 @@ inside the task processes:
   supervisor ``airflow tasks run --local`` and its raw task ``--raw``).
 - Airflow 3: the scheduler and what it forks (LocalExecutor workers, which supervise each task
   in-process, and the task runner each forks), and the api-server, whose execution API every
-  task process calls through its supervisor (start, XCom, state); the execution API's routes
-  are listed with their inclusive share.
+  task process calls through its supervisor (start, XCom, state); the API's routes (execution
+  API, REST API, FAB's token route) are listed with their inclusive share.
+
+``--burst N`` samples a burst instead of sequential runs: N runs POSTed by ``--callers``
+callers, as the bench's burst section posts them (bench/measure.py burst), the callers' logins
+included in the samples; the report adds the sampled time per POST in ``trigger_dag_run``.
 
 py-spy slows what it samples: read shares, not times (docs/benchmarks.md has profiles taken
 this way).
@@ -29,8 +33,9 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
-from bench import runs, stack
+from bench import measure, runs, stack
 from bench.stats import machine
 from rest_trigger_local.settings import PROJECT_DIR
 
@@ -47,7 +52,9 @@ SUPERVISOR_3 = "task supervisor (LocalExecutor worker: supervise_task)"
 RUNNER_3 = "task runner (forked by the supervisor)"
 API_SERVER = "api-server (execution API and REST API)"
 KINDS_3_BY_DEPTH = {1: "scheduler", 2: SUPERVISOR_3, 3: RUNNER_3}
-EXECUTION_ROUTES = "api_fastapi/execution_api/routes/"
+# A route handler of 3.x's FastAPI apps: the execution API, the REST API, FAB's /auth/token.
+ROUTE_MARKERS = ("api_fastapi/", "/routes/")
+TRIGGER_ROUTE = "trigger_dag_run ("
 _LINE = re.compile(r":\d+\)$")
 
 
@@ -83,7 +90,7 @@ def kind_of_3(frames: list[str]) -> str:
 
 def summarise(raw: str, airflow: int = 2) -> dict[str, collections.Counter[str]]:
     """Samples by kind of process ("" key); per kind the self time of each function; and, under
-    "routes", the inclusive samples of each execution API route (Airflow 3)."""
+    "routes", the inclusive samples of each API route (Airflow 3)."""
     classify = kind_of if airflow == 2 else kind_of_3
     out: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for line in raw.splitlines():
@@ -96,9 +103,18 @@ def summarise(raw: str, airflow: int = 2) -> dict[str, collections.Counter[str]]
         code = [_LINE.sub(")", f) for f in frames if not f.startswith("process ")]
         if code:
             out[kind][code[-1]] += int(count)
-        for route in {f for f in code if EXECUTION_ROUTES in f}:
+        for route in {f for f in code if all(m in f for m in ROUTE_MARKERS)}:
             out["routes"][route] += int(count)
     return out
+
+
+def sampled_ms_per_call(
+    summary: dict[str, collections.Counter[str]], prefix: str, calls: int, rate: int
+) -> float | None:
+    """The sampled time per call of the route whose function name starts with `prefix`
+    (inclusive samples / rate / calls): CPU time while py-spy slows it, so an upper bound."""
+    samples = sum(n for f, n in summary.get("routes", {}).items() if f.startswith(prefix))
+    return round(samples / rate / calls * 1000, 1) if calls and samples else None
 
 
 def report(summary: dict[str, collections.Counter[str]], top: int = 12) -> str:
@@ -117,10 +133,14 @@ def report(summary: dict[str, collections.Counter[str]], top: int = 12) -> str:
     routes = summary.get("routes")
     if routes:
         api = sum(summary[API_SERVER].values()) or 1
-        lines += ["", "Execution API routes (inclusive, share of the api-server's samples):", ""]
+        lines += ["", "API routes (inclusive, share of the api-server's samples):", ""]
         lines += ["| route | share |", "| --- | --- |"]
         lines += [f"| `{f}` | {n / api:.0%} |" for f, n in routes.most_common(top)]
     return "\n".join(lines) + "\n"
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"[profile] {message}\n")
 
 
 def _spy(spy: str, pid: int, rate: int, out: Path) -> subprocess.Popen[bytes]:
@@ -139,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--airflow", type=int, choices=(2, 3), default=2, help="2.11 or 3 (.venv-airflow3)"
     )
+    p.add_argument("--burst", type=int, default=0, help="sample a burst of this many runs instead")
+    p.add_argument("--callers", type=int, default=10, help="concurrent callers in --burst")
     p.add_argument("--out", type=Path, help="default: bench/results/profile[-airflow3].txt")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -166,12 +188,18 @@ def main(argv: list[str] | None = None) -> int:
             runs.run_to_end(caller, f"{prefix}-warm-{i}")
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
+            burst: dict[str, Any] = {}
             paths = [Path(folder) / f"raw-{pid}.txt" for pid in targets]
             recorders = [
                 _spy(spy, pid, args.rate, path) for pid, path in zip(targets, paths, strict=True)
             ]
-            for i in range(args.runs):
-                runs.run_to_end(caller, f"{prefix}-{i}")
+            if args.burst:
+                burst = measure.burst(s, args.burst, args.callers, say=_say)
+                if burst["succeeded"] != args.burst:
+                    sys.exit(f"the burst did not succeed whole: {burst}")
+            else:
+                for i in range(args.runs):
+                    runs.run_to_end(caller, f"{prefix}-{i}")
             for recorder in recorders:
                 recorder.send_signal(signal.SIGINT)
             for recorder in recorders:
@@ -183,14 +211,26 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop(s)
         shutil.rmtree(s.state_dir, ignore_errors=True)
     version = "2.11" if args.airflow == 2 else "3"
+    what = (
+        f"a burst of {args.burst} runs POSTed by {args.callers} callers (their logins included)"
+        if args.burst
+        else f"{args.runs} sequential runs"
+    )
     sys.stdout.write(
         f"Profiled {started} at commit {facts['commit'] or 'unknown'}, Airflow {version} "
-        f"({'.venv' if args.airflow == 2 else '.venv-airflow3'}), {args.runs} sequential runs "
+        f"({'.venv' if args.airflow == 2 else '.venv-airflow3'}), {what} "
         f"after 2 warm-up runs, py-spy at {args.rate} Hz. Machine: {facts['cores']} cores, "
         f"{facts['cpu_model']}, {facts['memory_mib']} MiB, kernel {facts['kernel']}; "
         f"load average at start {facts['load_at_start']}.\n\n"
     )
-    sys.stdout.write(report(summarise(raw, args.airflow)))
+    summary = summarise(raw, args.airflow)
+    sys.stdout.write(report(summary))
+    if args.burst:
+        per_post = sampled_ms_per_call(summary, TRIGGER_ROUTE, args.burst, args.rate)
+        sys.stdout.write(
+            f"\nBurst: POST p50 / p95 {burst['post_s']['median']} / {burst['post_s']['p95']} s "
+            f"(py-spy attached); sampled time in `trigger_dag_run` per POST: {per_post} ms.\n"
+        )
     sys.stderr.write(f"[profile] raw samples in {out} (flame graph: py-spy's raw format)\n")
     return 0
 

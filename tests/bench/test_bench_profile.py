@@ -7,9 +7,11 @@ from bench.profile import (
     API_SERVER,
     RUNNER_3,
     SUPERVISOR_3,
+    TRIGGER_ROUTE,
     kind_of,
     kind_of_3,
     report,
+    sampled_ms_per_call,
     summarise,
 )
 
@@ -70,18 +72,34 @@ def test_on_airflow_3_the_depth_under_the_scheduler_decides_the_kind() -> None:
     )
 
 
-def test_execution_api_routes_are_counted_inclusively() -> None:
+def test_api_routes_are_counted_inclusively() -> None:
+    """Execution API, REST API and FAB's token route; a frame outside api_fastapi is none."""
     route = "ti_run (airflow/api_fastapi/execution_api/routes/task_instances.py:90)"
+    trigger = "trigger_dag_run (airflow/api_fastapi/core_api/routes/public/dag_run.py:3)"
+    token = "create_token (airflow/providers/fab/auth_manager/api_fastapi/routes/login.py:4)"
     raw = "\n".join(
         [
             f"{API3};run (uvicorn/server.py:1);{route};execute (sqlalchemy/engine.py:5) 7",
-            f"{API3};run (uvicorn/server.py:1);trigger_dag_run (core_api/routes/dag_run.py:3) 5",
+            f"{API3};run (uvicorn/server.py:1);{trigger};{trigger};create (dag.py:3) 5",
+            f"{API3};run (uvicorn/server.py:1);{token};scrypt (werkzeug/security.py:1) 4",
+            f"{API3};handle (other/routes/x.py:1) 1",
             f"{SCHED3};{WORKER3};{RUNNER3};parse (task_runner.py:9) 2",
         ]
     )
     summary = summarise(raw, airflow=3)
-    assert summary[""] == {API_SERVER: 12, RUNNER_3: 2}
-    assert summary["routes"] == {_LINE.sub(")", route): 7}
-    assert "| `ti_run (airflow/api_fastapi/execution_api/routes/task_instances.py)` | 58% |" in (
+    assert summary[""] == {API_SERVER: 17, RUNNER_3: 2}
+    # a recursive frame counts its samples once
+    assert summary["routes"] == {
+        _LINE.sub(")", f): n for f, n in ((route, 7), (trigger, 5), (token, 4))
+    }
+    assert "| `ti_run (airflow/api_fastapi/execution_api/routes/task_instances.py)` | 41% |" in (
         report(summary)
     )
+
+
+def test_the_sampled_time_per_post_is_the_trigger_routes_samples_over_the_posts() -> None:
+    trigger = "trigger_dag_run (airflow/api_fastapi/core_api/routes/public/dag_run.py:3)"
+    summary = summarise(f"{API3};{trigger};create (dag.py:3) 80", airflow=3)
+    # 80 samples at 50 Hz = 1.6 s over 100 POSTs
+    assert sampled_ms_per_call(summary, TRIGGER_ROUTE, calls=100, rate=50) == 16.0
+    assert sampled_ms_per_call(summary, "ti_run (", calls=100, rate=50) is None
