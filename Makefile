@@ -158,11 +158,11 @@ bench-quick: $(STAMP) $(STAMP3) ## The benchmark with small counts (a check that
 	$(PY) -m bench --quick $(BENCH_ARGS)
 
 # The task processes' profile (docs/benchmarks.md): py-spy on the scheduler and everything it
-# forks during sequential runs (AIRFLOW=3: and the api-server's execution API); prints samples
-# by kind of process and the top functions. py-spy runs from .venv either way.
+# forks during sequential runs, or a burst with --burst N (AIRFLOW=3: and the api-server, its
+# routes); prints samples by kind of process and the top functions. py-spy runs from .venv.
 PROFILE_ARGS ?=
 .PHONY: profile
-profile: $(STAMP) $(RUN_STAMP) ## Profile the task processes with py-spy during runs [AIRFLOW=3] [PROFILE_ARGS="--runs 20"]
+profile: $(STAMP) $(RUN_STAMP) ## Profile the task processes with py-spy during runs [AIRFLOW=3] [PROFILE_ARGS="--runs 20" or "--burst 100"]
 	$(PY) -m bench.profile --airflow $(AIRFLOW) $(PROFILE_ARGS)
 
 clean-state: ## Delete the local state (.local/: databases, logs, generated secrets)

@@ -91,8 +91,9 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     Each caller is a client already talking to the API: its first authenticated request is made
     before the clock starts (2.11: basic auth, which fills the credential cache; 3.x: its token
     from POST /auth/token, which lasts 30 min). Otherwise the burst's first POSTs would queue
-    behind the callers' password checks (scrypt, ~0.1 CPU-s each; py-spy on 3.3.2's api-server:
-    56% of its samples in such a burst), which a caller pays once per token, not per burst.
+    behind the callers' password checks (scrypt; 34% of 3.3.2's api-server samples in a burst of
+    100 that included them: docs/results/2026-12-02-profile-airflow3-burst-b6ff6dd.md), which a
+    caller pays once per token, not per burst.
     Those first requests are timed on their own ("caller_first_request_s")."""
     prefix = f"burst-{uuid.uuid4().hex[:6]}"
     ids = [f"{prefix}-{i:04d}" for i in range(runs)]

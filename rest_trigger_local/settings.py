@@ -232,8 +232,9 @@ def airflow3_env(settings: Settings, secret_values: dict[str, str]) -> dict[str,
         # Two api-server workers under gunicorn, forked from one process that loaded the app
         # (3.3.2's [api] server_type = gunicorn; gunicorn is in requirements-airflow3.txt).
         # One worker serves callers and the tasks' execution API on one GIL, so a burst's
-        # POSTs queue behind each other and behind the tasks' calls (py-spy: ~16 ms of CPU per
-        # POST in trigger_dag_run); two use both cores (docs/benchmarks.md has the figures).
+        # POSTs queue behind each other and behind the tasks' calls (py-spy: 20 ms sampled per
+        # POST in trigger_dag_run, docs/results/2026-12-02-profile-airflow3-burst-b6ff6dd.md);
+        # two use both cores (docs/benchmarks.md has the figures).
         # Under uvicorn each extra worker would be a fresh interpreter importing Airflow,
         # FastAPI and FAB again; gunicorn forks them after the import. 3.3.2's default is 1.
         "AIRFLOW__API__SERVER_TYPE": env.get("AIRFLOW__API__SERVER_TYPE") or "gunicorn",
