@@ -5,6 +5,14 @@ from __future__ import annotations
 from bench.stack import Stack
 
 
+def is_api_server(title: str) -> bool:
+    """3.x's api-server by its command line or process title: "airflow api-server" before it
+    sets its title, "airflow api_server -- ..." under uvicorn, "gunicorn: master [gunicorn]" and
+    its workers under gunicorn. 2.11's webserver is gunicorn too: tell it apart first (its
+    titles name "airflow-webserver")."""
+    return "api_server" in title or "api-server" in title or "gunicorn" in title
+
+
 def _category(cmdline: str) -> str:
     if "postgres" in cmdline:
         return "postgres (metadata DB and warehouse)"
@@ -14,12 +22,10 @@ def _category(cmdline: str) -> str:
         return "task processes (LocalExecutor workers and the tasks they fork)"
     if "DagFileProcessor" in cmdline or "dag-processor" in cmdline:
         return "DAG file processor"
-    # 2.11's webserver titles its gunicorn "gunicorn: master [airflow-webserver]"; 3.x's
-    # api-server is "airflow api_server -- ..." under uvicorn, "gunicorn: master [gunicorn]"
-    # (and its workers) under gunicorn.
+    # 2.11's webserver titles its gunicorn "gunicorn: master [airflow-webserver]".
     if "webserver" in cmdline:
         return "webserver (REST API)"
-    if "api_server" in cmdline or "api-server" in cmdline or "gunicorn" in cmdline:
+    if is_api_server(cmdline):
         return "api-server (REST API, task execution API)"
     if "scheduler" in cmdline:
         return "scheduler loop"

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure, runs, stack
+from bench.cpu import is_api_server
 from bench.stats import machine
 from rest_trigger_local.settings import PROJECT_DIR
 
@@ -56,12 +57,6 @@ KINDS_3_BY_DEPTH = {1: "scheduler", 2: SUPERVISOR_3, 3: RUNNER_3}
 ROUTE_MARKERS = ("api_fastapi/", "/routes/")
 TRIGGER_ROUTE = "trigger_dag_run ("
 _LINE = re.compile(r":\d+\)$")
-
-
-def is_api_server(title: str) -> bool:
-    """3.x's api-server by its process title: "airflow api_server -- ..." under uvicorn,
-    "gunicorn: master [gunicorn]" and its workers under gunicorn."""
-    return "api_server" in title or "gunicorn" in title
 
 
 def _processes(frames: list[str]) -> list[str]:
