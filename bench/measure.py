@@ -27,6 +27,7 @@ from bench.runs import (
     task_instances,
     wait_dag_served,
 )
+from bench.server_log import api_tracebacks
 from bench.stack import Stack
 from bench.stats import loadavg, summary
 from rest_trigger_client.results import TERMINAL_STATES
@@ -124,6 +125,10 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         posted = list(pool.map(post, ids))
     posted_by_id = {p.run_id: p for p in posted}
     accepted = [p for p in posted if p.status == 200]
+    server_errors = sum(1 for p in posted if p.status >= 500)
+    tracebacks = api_tracebacks(stack.state_dir) if server_errors else []
+    for text in tracebacks:  # a 5xx is a defect: say why while the log still exists
+        say(f"  SERVER ERROR ({server_errors} POSTs answered 5xx); the API server logged:\n{text}")
     say(f"  {len(accepted)}/{runs} POSTs accepted in {time.time() - started:.1f} s; waiting")
     # The caller waits for all its runs with one run listing per poll (rest_trigger_client's
     # wait_many), as an efficient client does; Airflow's own end_dates give the finish times.
@@ -164,6 +169,8 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "post_s": summary([p.seconds for p in posted]),
         "caller_first_request_s": summary(first),
         "post_errors": [f"{p.status} {p.body}" for p in posted if p.status != 200][:5],
+        "post_5xx": server_errors,
+        "server_tracebacks": tracebacks,
         "succeeded": succeeded,
         "failed": sum(1 for r in ended if r["state"] == "failed")
         + sum(1 for p in posted if p.status != 200),

@@ -45,6 +45,12 @@ def speed_checks(
                 f"{b['succeeded']}/{b['runs']}",
             ),
             (
+                f"{version}: burst, no POST answered 5xx",
+                not b.get("post_5xx"),
+                f"{b.get('post_5xx', 0)} 5xx"
+                + (" (tracebacks: server_tracebacks)" if b.get("post_5xx") else ""),
+            ),
+            (
                 f"{version}: burst >= {GOAL_RUNS_PER_MINUTE} runs/min",
                 min(rate, seen_rate) >= GOAL_RUNS_PER_MINUTE,
                 f"{b['runs_per_minute']} (Airflow's end_dates), {seen_rate} (as the caller saw it)",

@@ -41,6 +41,7 @@ def _result(project_s: float, runs_per_minute: float, cpu: float) -> dict[str, A
             "succeeded": 100,
             "failed": 0,
             "missing": 0,
+            "post_5xx": 0,
             "cpu_per_run_s": cpu,
         },
     }
@@ -59,7 +60,16 @@ def test_goals_met() -> None:
     assert _row(table, "Airflow 2: burst >= 100 runs/min").endswith("| met |")
     assert _row(table, "Airflow 2: burst, CPU per run, all processes <= 1.0").endswith("| met |")
     assert _row(table, "Airflow 2: burst POST p95 < 250 ms").endswith("| met |")  # 220 ms
+    assert _row(table, "Airflow 2: burst, no POST answered 5xx").endswith("| met |")
     assert "Goals not met" not in table
+
+
+def test_a_5xx_in_the_burst_is_a_goal_not_met() -> None:
+    result = _result(0.6, 110.0, 0.9)
+    result["burst"]["post_5xx"] = 1
+    table = markdown(result)
+    assert _row(table, "Airflow 2: burst, no POST answered 5xx").endswith("**not met** |")
+    assert "Goals not met" in table
 
 
 def test_goals_not_met_point_at_the_gaps() -> None:

@@ -1,0 +1,26 @@
+"""What the stack's API server logged about a 5xx the bench saw: its tracebacks, so that a
+run with a server error says why (the stack's state folder, logs included, is deleted when the
+bench ends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The launcher's log of the process that answers the REST API: 2.11, then 3.x.
+API_LOGS = ("webserver.log", "api-server.log")
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def api_tracebacks(state_dir: Path, limit: int = 3, lines_after: int = 60) -> list[str]:
+    """The last `limit` tracebacks in the API server's log, each with the two lines before it
+    (the request it was answering) and up to `lines_after` lines of it."""
+    found: list[str] = []
+    for name in API_LOGS:
+        log = state_dir / "logs" / name
+        if not log.exists():
+            continue
+        lines = log.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if TRACEBACK in line:
+                found.append("\n".join([f"{name}:", *lines[max(0, i - 2) : i + lines_after]]))
+    return found[-limit:]
