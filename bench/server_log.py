@@ -13,14 +13,17 @@ TRACEBACK = "Traceback (most recent call last)"
 
 def api_tracebacks(state_dir: Path, limit: int = 3, lines_after: int = 60) -> list[str]:
     """The last `limit` tracebacks in the API server's log, each with the two lines before it
-    (the request it was answering) and up to `lines_after` lines of it."""
+    (the request it was answering) and up to `lines_after` lines of it. A traceback that starts
+    inside the previous one's excerpt (a chained exception's) is part of that excerpt."""
     found: list[str] = []
     for name in API_LOGS:
         log = state_dir / "logs" / name
         if not log.exists():
             continue
         lines = log.read_text(errors="replace").splitlines()
+        end = 0
         for i, line in enumerate(lines):
-            if TRACEBACK in line:
-                found.append("\n".join([f"{name}:", *lines[max(0, i - 2) : i + lines_after]]))
+            if TRACEBACK in line and i >= end:
+                end = i + lines_after
+                found.append("\n".join([f"{name}:", *lines[max(0, i - 2) : end]]))
     return found[-limit:]

@@ -27,5 +27,21 @@ def test_the_api_servers_traceback_comes_with_the_request_it_answered(tmp_path: 
     assert "GET /api/v1/dags" not in text  # lines_after bounds it
 
 
+def test_a_chained_exception_is_one_excerpt(tmp_path: Path) -> None:
+    """2.11 logs the database error, then "The above exception was the direct cause", then a
+    second traceback: one excerpt, not a second one overlapping it."""
+    chained = WEBSERVER_LOG.replace(
+        "sqlalchemy.exc.IntegrityError: duplicate key\n",
+        "psycopg2.errors.UniqueViolation: duplicate key\n"
+        "The above exception was the direct cause of the following exception:\n"
+        "Traceback (most recent call last):\n"
+        "sqlalchemy.exc.IntegrityError: duplicate key\n",
+    )
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "webserver.log").write_text(chained)
+    [text] = api_tracebacks(tmp_path)
+    assert "UniqueViolation" in text and "IntegrityError" in text
+
+
 def test_no_log_no_tracebacks(tmp_path: Path) -> None:
     assert api_tracebacks(tmp_path) == []
