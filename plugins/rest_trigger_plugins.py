@@ -6,7 +6,7 @@ registers nothing, and the DAG does not need it.
 | --- | --- | --- |
 | ``request_body_limit`` | blueprint: int MAX_CONTENT_LENGTH, 413 problem | ASGI root middleware |
 | ``login_throttle`` | (in the auth backend, cached_basic_auth) | root middleware: /auth/token |
-| ``error_mappings`` | blueprints: mistakes -> 400, other errors -> 500 problem | (3.x answers) |
+| ``error_mappings`` | blueprints: 400s, a lost trigger race retried, 500 problem | (3.x answers) |
 | ``preload`` | imports in the scheduler (LocalExecutor) | the same |
 """
 
@@ -34,9 +34,11 @@ def _flask_blueprints() -> list[Any]:
             api_server_errors,
             dag_fields,
             run_id_errors,
+            trigger_race,
         )
 
         blueprints += [
+            trigger_race.blueprint,
             dag_fields.blueprint,
             run_id_errors.blueprint,
             api_client_errors.blueprint,

@@ -15,15 +15,15 @@ SECTION = "rest_trigger_api"
 SWITCHES: dict[str, str] = {
     "login_throttle": (
         "429 + Retry-After after repeated failed logins, counted across every worker in the "
-        "metadata DB, before the password is checked: 2.11's cached backend, 3.x's /auth/token"
+        "metadata DB, before the password is checked: 2.11's cached backend, 3.x's `/auth/token`"
     ),
     "request_body_limit": "413 problem for API bodies over 64 KiB (2.11 and 3.x) instead of "
     "a 500 or a stored 2 MB conf",
     "error_mappings": "2.11: 400 with the reason instead of an HTML 500 for a malformed "
-    "dag_run_id, values the database refuses and unknown `fields` names; any other API error "
-    "a 500 problem, not an HTML page",
+    "dag_run_id, values the database refuses and unknown `fields` names; a trigger that lost "
+    "a race for its run's keys tried again; any other API error a 500 problem, not an HTML page",
     "preload": "LocalExecutor: pandas, the driver and the task runtime imported once in the "
-    "scheduler, not in every task (about 1.5 s a task)",
+    "scheduler, not in every task",
     "fork_safe_pool": "2.11: a forked process never shares its parent's metadata-DB "
     "connections (the scheduler hang seen with its health-check server)",
 }

@@ -8,6 +8,7 @@ runs without any of them.
 - ``auth_manager``: FAB's auth manager with triggering separated from editing;
 - ``run_id_errors``, ``api_client_errors``, ``dag_fields``: 2.11's HTML 500s for a caller's
   mistakes as 400s;
+- ``trigger_race``: 2.11's POST dagRuns tried again when a concurrent one took its run's keys;
 - ``api_server_errors``: 2.11's other API errors as a 500 problem, not its (failing) HTML page;
 - ``fork_safe_pool``: 2.11's forked children get their own metadata-DB pool;
 - ``preload``: the task runtime imported once in the scheduler.

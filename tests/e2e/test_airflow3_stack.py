@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
@@ -187,7 +186,7 @@ def test_guessing_the_callers_password_at_auth_token_is_throttled_and_the_caller
     row with 401 (measured on main). Five wrong passwords for the caller, then 429 with
     Retry-After and a problem body; the caller's right password still gets a token."""
     # tests/client and the test above failed the caller's login on purpose: start from none.
-    conn = _metadata_connection(stack3, "airflow3")
+    conn = stack3.metadata_db()
     try:
         with conn, conn.cursor() as cur:
             cur.execute("DELETE FROM rest_trigger_login_failures")
@@ -241,7 +240,7 @@ def test_stop_leaves_nothing_then_airflow_2_keeps_its_own_database_and_shares_th
             conn.close()
         versions = {}
         for db in ("airflow", "airflow3"):
-            conn = _metadata_connection(stack2, db)
+            conn = stack2.metadata_db(db)
             try:
                 with conn.cursor() as cur:
                     cur.execute("SELECT version_num FROM alembic_version")
@@ -252,13 +251,3 @@ def test_stop_leaves_nothing_then_airflow_2_keeps_its_own_database_and_shares_th
     finally:
         leftovers = stop_stack(stack2)
     assert not leftovers, leftovers
-
-
-def _metadata_connection(stack: Stack, database: str) -> Any:
-    import json
-
-    import psycopg2
-
-    password = json.loads((stack.state_dir / "secrets.json").read_text())["metadb_password"]
-    return psycopg2.connect(host="127.0.0.1", port=stack.pg_port, dbname=database,
-                            user="airflow", password=password)  # fmt: skip

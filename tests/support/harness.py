@@ -42,7 +42,7 @@ from rest_trigger_client.errors import HttpError, RestTriggerError
 from rest_trigger_client.transport import Transport
 from rest_trigger_etl.names import DAG_ID
 from rest_trigger_local.ports import free_port
-from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env
+from rest_trigger_local.settings import PROJECT_DIR, Settings, airflow_env, metadata_database
 
 # Every port the launcher binds: a free one each, unless the caller names one.
 PORTS = ("AIRFLOW_PORT", "LOCAL_PG_PORT", "WAREHOUSE_PORT", "AIRFLOW_LOG_SERVER_PORT")
@@ -148,6 +148,17 @@ class Stack:
         return psycopg2.connect(
             host="127.0.0.1", port=s.pg_port, dbname=s.warehouse_db,
             user=s.warehouse_user, password=s.warehouse_password,
+        )  # fmt: skip
+
+    def metadata_db(self, database: str | None = None) -> Any:
+        """A psycopg2 connection to a metadata database of the stack's PostgreSQL as Airflow's
+        own user: this stack's Airflow's, unless ``database`` names another version's."""
+        import psycopg2
+
+        password = json.loads((self.state_dir / "secrets.json").read_text())["metadb_password"]
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.pg_port, user="airflow", password=password,
+            dbname=database or metadata_database(self.airflow),
         )  # fmt: skip
 
     def airflow_env(self) -> dict[str, str]:
