@@ -10,6 +10,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rest_trigger_internals.trigger_race import RETRY_LOG
+
 from bench.cpu import cpu_delta, cpu_snapshot
 from bench.query import COUNT_PARAMS, count_sql, expected_total, time_query
 from bench.runs import (
@@ -27,7 +29,7 @@ from bench.runs import (
     task_instances,
     wait_dag_served,
 )
-from bench.server_log import api_tracebacks
+from bench.server_log import api_log_count, api_tracebacks
 from bench.stack import Stack
 from bench.stats import loadavg, summary
 from rest_trigger_client.results import TERMINAL_STATES
@@ -118,6 +120,7 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     with ThreadPoolExecutor(max_workers=callers) as pool:
         first = list(pool.map(first_request, range(callers)))
     load = loadavg()
+    retried_before = api_log_count(stack.state_dir, RETRY_LOG)
     cpu_before = cpu_snapshot(stack)
     cpu_started = time.monotonic()
     started = time.time()
@@ -126,6 +129,7 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
     posted_by_id = {p.run_id: p for p in posted}
     accepted = [p for p in posted if p.status == 200]
     server_errors = sum(1 for p in posted if p.status >= 500)
+    retried = api_log_count(stack.state_dir, RETRY_LOG) - retried_before
     tracebacks = api_tracebacks(stack.state_dir) if server_errors else []
     for text in tracebacks:  # a 5xx is a defect: say why while the log still exists
         say(f"  SERVER ERROR ({server_errors} POSTs answered 5xx); the API server logged:\n{text}")
@@ -170,6 +174,7 @@ def burst(stack: Stack, runs: int, callers: int, say: Any, timeout: float = 900)
         "caller_first_request_s": summary(first),
         "post_errors": [f"{p.status} {p.body}" for p in posted if p.status != 200][:5],
         "post_5xx": server_errors,
+        "post_retried": retried,  # 2.11: POSTs that lost a race for a run's keys (trigger_race)
         "server_tracebacks": tracebacks,
         "succeeded": succeeded,
         "failed": sum(1 for r in ended if r["state"] == "failed")

@@ -49,7 +49,12 @@ def speed_checks(
                 f"{version}: burst, no POST answered 5xx",
                 not server_errors,
                 f"{server_errors} 5xx"
-                + (" (tracebacks: server_tracebacks)" if server_errors else ""),
+                + (" (tracebacks: server_tracebacks)" if server_errors else "")
+                + (
+                    f"; {b['post_retried']} retried after a lost race"
+                    if b.get("post_retried")
+                    else ""
+                ),
             ),
             (
                 f"{version}: burst >= {GOAL_RUNS_PER_MINUTE} runs/min",

@@ -1,6 +1,6 @@
-"""What the stack's API server logged about a 5xx the bench saw: its tracebacks, so that a
-run with a server error says why (the stack's state folder, logs included, is deleted when the
-bench ends)."""
+"""What the stack's API server logged: its tracebacks, so that a run with a server error says
+why (the stack's state folder, logs included, is deleted when the bench ends), and how often
+a line occurs (the POSTs trigger_race.py ran again)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def api_tracebacks(state_dir: Path, limit: int = 3, lines_after: int = 60) -> li
                 end = i + lines_after
                 found.append("\n".join([f"{name}:", *lines[max(0, i - 2) : end]]))
     return found[-limit:]
+
+
+def api_log_count(state_dir: Path, text: str) -> int:
+    """How many lines of the API server's log hold ``text``."""
+    logs = [state_dir / "logs" / name for name in API_LOGS]
+    return sum(
+        sum(text in line for line in log.read_text(errors="replace").splitlines())
+        for log in logs
+        if log.exists()
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.server_log import api_tracebacks
+from bench.server_log import api_log_count, api_tracebacks
 
 WEBSERVER_LOG = """\
 [2026-12-02T15:50:01] {app.py:1} INFO - 200 POST /api/v1/dags/rest-trigger/dagRuns
@@ -45,3 +45,11 @@ def test_a_chained_exception_is_one_excerpt(tmp_path: Path) -> None:
 
 def test_no_log_no_tracebacks(tmp_path: Path) -> None:
     assert api_tracebacks(tmp_path) == []
+
+
+def test_lines_are_counted_in_the_api_servers_logs_only(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "webserver.log").write_text(WEBSERVER_LOG + WEBSERVER_LOG)
+    (tmp_path / "logs" / "scheduler.log").write_text("Unexpected error in POST\n")
+    assert api_log_count(tmp_path, "Unexpected error in POST") == 2
+    assert api_log_count(tmp_path, "never logged") == 0

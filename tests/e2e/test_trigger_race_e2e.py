@@ -18,7 +18,9 @@ from contextlib import contextmanager
 
 import pytest
 import requests
+from rest_trigger_internals.trigger_race import RETRY_LOG
 
+from bench.server_log import api_log_count
 from rest_trigger_etl.names import DAG_ID, DEMO_CONF
 from tests.support.airflow_stack import AirflowStack
 
@@ -27,7 +29,6 @@ pytestmark = pytest.mark.e2e
 RUNS = f"/dags/{DAG_ID}/dagRuns"
 PREFIX = "race-"
 CALLS = "rest_trigger_test_race_calls"  # a sequence: counts the trigger's calls, never rolled back
-RETRY_LINE = "lost a race on dag_run's keys"
 DATE = "2030-01-02T03:04:05+00:00"
 
 HOLD = f"""
@@ -83,9 +84,7 @@ def trigger_calls(stack: AirflowStack) -> int:
 
 
 def retries_logged(stack: AirflowStack) -> int:
-    return (
-        (stack.state_dir / "logs" / "webserver.log").read_text(errors="replace").count(RETRY_LINE)
-    )
+    return api_log_count(stack.state_dir, RETRY_LOG)
 
 
 def post(stack: AirflowStack, body: dict) -> requests.Response:
