@@ -150,12 +150,16 @@ class Stack:
             user=s.warehouse_user, password=s.warehouse_password,
         )  # fmt: skip
 
+    def secrets(self) -> dict[str, str]:
+        """The secrets the launcher generated into the state folder."""
+        return json.loads((self.state_dir / "secrets.json").read_text())
+
     def metadata_db(self, database: str | None = None) -> Any:
         """A psycopg2 connection to a metadata database of the stack's PostgreSQL as Airflow's
         own user: this stack's Airflow's, unless ``database`` names another version's."""
         import psycopg2
 
-        password = json.loads((self.state_dir / "secrets.json").read_text())["metadb_password"]
+        password = self.secrets()["metadb_password"]
         return psycopg2.connect(
             host="127.0.0.1", port=self.pg_port, user="airflow", password=password,
             dbname=database or metadata_database(self.airflow),
@@ -164,8 +168,7 @@ class Stack:
     def airflow_env(self) -> dict[str, str]:
         """The environment the launcher gives Airflow's processes under the project's
         configuration (for CLI calls like ``airflow dags report`` against this stack)."""
-        secrets = json.loads((self.state_dir / "secrets.json").read_text())
-        return airflow_env(self.settings, secrets, self.airflow)
+        return airflow_env(self.settings, self.secrets(), self.airflow)
 
     def log_text(self) -> str:
         return self.output.read_text(errors="replace")
